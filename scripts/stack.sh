@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Local stack for the demo and the tests: throwaway PostgreSQL and MariaDB servers and moto_server
+# (the AWS API), all on 127.0.0.1 and non-default ports, data under .stack/ in the repository.
+#
+#   scripts/stack.sh up       start what is not running (idempotent); installs Debian packages as root
+#   scripts/stack.sh status   one line per service; exit 1 when one is down
+#   scripts/stack.sh down     stop everything (data is kept; `down --wipe` deletes it)
+#   scripts/stack.sh env      print the DBOPS_* connection variables for a shell (eval "$(...)")
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK_DIR=${DBOPS_STACK_DIR:-$ROOT/.stack}
+VENV=${DBOPS_VENV:-$ROOT/.venv}
+
+PG_PORT=${DBOPS_PG_PORT:-55432}
+MYSQL_PORT=${DBOPS_MYSQL_PORT:-53306}
+MOTO_PORT=${DBOPS_MOTO_PORT:-55000}
+# Local-only credentials of the throwaway servers; never used outside this stack.
+STACK_USER=dbops
+STACK_PASSWORD=${DBOPS_STACK_PASSWORD:-dbops-local-stack}
+STACK_DB=academy
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+as_service_user() {  # run a command as the service account when we are root (initdb refuses root)
+  local user=$1; shift
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+pg_bindir() {
+  local dir
+  dir=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] || dir=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /nonexistent/pg_ctl)")
+  [ -x "$dir/pg_ctl" ] && echo "$dir"
+}
+
+ensure_packages() {
+  local missing=()
+  pg_bindir >/dev/null || missing+=(postgresql postgresql-contrib)
+  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+  command -v mariadb >/dev/null || missing+=(mariadb-client)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    die "missing Debian packages: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The packages try to start system services; the stack runs its own servers instead.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
+
+prepare_dir() {  # a data folder owned by the service account
+  local dir=$1 user=$2
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown "$user:" "$dir"; chmod 700 "$dir"; fi
+}
+
+pg_running() { [ -S "$STACK_DIR/run/.s.PGSQL.$PG_PORT" ] && as_service_user postgres "$(pg_bindir)/pg_ctl" -D "$STACK_DIR/postgres" status >/dev/null 2>&1; }
+mysql_running() { [ -S "$STACK_DIR/run/mysqld.sock" ] && mariadb --no-defaults -S "$STACK_DIR/run/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
+moto_running() { [ -f "$STACK_DIR/run/moto.pid" ] && kill -0 "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null; }
+
+postgres_up() {
+  local bin; bin=$(pg_bindir)
+  if pg_running; then say "postgres already running on 127.0.0.1:$PG_PORT"; return 0; fi
+  if [ ! -f "$STACK_DIR/postgres/PG_VERSION" ]; then
+    prepare_dir "$STACK_DIR/postgres" postgres
+    local pwfile="$STACK_DIR/run/pg.pw"
+    printf '%s\n' "$STACK_PASSWORD" >"$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
+    as_service_user postgres "$bin/initdb" -D "$STACK_DIR/postgres" -U postgres --pwfile="$pwfile" \
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$STACK_DIR/log/initdb.log" 2>&1 \
+      || die "initdb failed, see $STACK_DIR/log/initdb.log"
+    rm -f "$pwfile"
+  fi
+  as_service_user postgres "$bin/pg_ctl" -D "$STACK_DIR/postgres" -l "$STACK_DIR/log/postgres.log" -w -t 30 \
+    -o "-p $PG_PORT -k $STACK_DIR/run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" \
+    start >/dev/null || die "postgres did not start, see $STACK_DIR/log/postgres.log"
+  as_service_user postgres "$bin/psql" -h "$STACK_DIR/run" -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+    -v user="$STACK_USER" -v pw="$STACK_PASSWORD" -v db="$STACK_DB" >/dev/null <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN SUPERUSER PASSWORD %L', :'user', :'pw')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
+SQL
+  say "postgres up on 127.0.0.1:$PG_PORT"
+}
+
+mysql_up() {
+  local sock="$STACK_DIR/run/mysqld.sock"
+  if mysql_running; then say "mariadb already running on 127.0.0.1:$MYSQL_PORT"; return 0; fi
+  if [ ! -d "$STACK_DIR/mariadb/mysql" ]; then
+    prepare_dir "$STACK_DIR/mariadb" mysql
+    local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
+    mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --skip-test-db \
+      --auth-root-authentication-method=socket >"$STACK_DIR/log/mariadb-install.log" 2>&1 \
+      || die "mariadb-install-db failed, see $STACK_DIR/log/mariadb-install.log"
+  fi
+  local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
+  setsid "$(mariadbd_bin)" --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --socket="$sock" \
+    --port="$MYSQL_PORT" --bind-address=127.0.0.1 --pid-file="$STACK_DIR/run/mariadb.pid" \
+    --log-error="$STACK_DIR/log/mariadb.log" --skip-log-bin --innodb-flush-log-at-trx-commit=0 \
+    --innodb-doublewrite=0 --innodb-buffer-pool-size=128M --performance-schema=ON \
+    --max-connections=200 </dev/null >/dev/null 2>&1 &
+  local tries=0
+  until mysql_running; do
+    tries=$((tries + 1))
+    [ $tries -le 150 ] || die "mariadb did not start, see $STACK_DIR/log/mariadb.log"
+    sleep 0.2
+  done
+  mariadb --no-defaults -S "$sock" -uroot <<SQL
+CREATE USER IF NOT EXISTS '$STACK_USER'@'127.0.0.1' IDENTIFIED BY '$STACK_PASSWORD';
+CREATE USER IF NOT EXISTS '$STACK_USER'@'localhost' IDENTIFIED BY '$STACK_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO '$STACK_USER'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$STACK_USER'@'localhost' WITH GRANT OPTION;
+CREATE DATABASE IF NOT EXISTS \`$STACK_DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+SQL
+  say "mariadb up on 127.0.0.1:$MYSQL_PORT"
+}
+
+moto_up() {
+  if moto_running; then say "moto_server already running on 127.0.0.1:$MOTO_PORT"; return 0; fi
+  [ -x "$VENV/bin/moto_server" ] || die "moto_server not found in $VENV (run 'make venv' first)"
+  setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >"$STACK_DIR/log/moto.log" 2>&1 &
+  echo $! >"$STACK_DIR/run/moto.pid"
+  local tries=0
+  until curl -fs -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; do
+    tries=$((tries + 1))
+    [ $tries -le 100 ] || die "moto_server did not start, see $STACK_DIR/log/moto.log"
+    sleep 0.2
+  done
+  say "moto_server up on http://127.0.0.1:$MOTO_PORT"
+}
+
+cmd_up() {
+  ensure_packages
+  mkdir -p "$STACK_DIR/run" "$STACK_DIR/log"
+  # The service accounts need to reach their sockets.
+  chmod 755 "$STACK_DIR" "$STACK_DIR/run"
+  [ "$(id -u)" = 0 ] && chmod 1777 "$STACK_DIR/run" "$STACK_DIR/log"
+  postgres_up
+  mysql_up
+  moto_up
+}
+
+cmd_status() {
+  local rc=0
+  if pg_running; then echo "postgres  up    127.0.0.1:$PG_PORT"; else echo "postgres  down"; rc=1; fi
+  if mysql_running; then echo "mariadb   up    127.0.0.1:$MYSQL_PORT"; else echo "mariadb   down"; rc=1; fi
+  if moto_running; then echo "moto      up    http://127.0.0.1:$MOTO_PORT"; else echo "moto      down"; rc=1; fi
+  return $rc
+}
+
+cmd_down() {
+  if pg_running; then as_service_user postgres "$(pg_bindir)/pg_ctl" -D "$STACK_DIR/postgres" -m fast -w stop >/dev/null; fi
+  if [ -f "$STACK_DIR/run/mariadb.pid" ]; then
+    local pid; pid=$(cat "$STACK_DIR/run/mariadb.pid")
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f "$STACK_DIR/run/mariadb.pid"
+  fi
+  if moto_running; then kill "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null || true; fi
+  rm -f "$STACK_DIR/run/moto.pid"
+  if [ "${1:-}" = --wipe ]; then rm -rf "$STACK_DIR"; say "stack stopped and wiped"; else say "stack stopped"; fi
+}
+
+cmd_env() {
+  cat <<EOF
+export DBOPS_PG_PORT=$PG_PORT DBOPS_MYSQL_PORT=$MYSQL_PORT DBOPS_MOTO_PORT=$MOTO_PORT
+export DBOPS_DB_HOST=127.0.0.1 DBOPS_DB_USER=$STACK_USER DBOPS_DB_PASSWORD=$STACK_PASSWORD
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
+EOF
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  status) cmd_status ;;
+  down) shift; cmd_down "$@" ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|status|down [--wipe]|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import (
+    SplitError, split_statements, summarize)
+
+
+def texts(script, engine):
+    return [s.text for s in split_statements(script, engine)]
+
+
+def test_splits_on_semicolons_and_numbers_statements():
+    statements = split_statements("CREATE TABLE a (id int);\n\nINSERT INTO a VALUES (1);\n", "mysql")
+    assert [(s.index, s.line) for s in statements] == [(1, 1), (2, 3)]
+    assert statements[1].text == "INSERT INTO a VALUES (1)"
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_semicolons_inside_quotes_and_comments_do_not_split(engine):
+    script = (
+        "-- a comment; with a semicolon\n"
+        "INSERT INTO t VALUES ('a;b', \"c;d\");\n"
+        "/* block; comment */ SELECT 1;\n"
+    )
+    assert texts(script, engine)[0].endswith("INSERT INTO t VALUES ('a;b', \"c;d\")")
+    assert len(texts(script, engine)) == 2
+
+
+def test_mysql_backslash_escapes_and_hash_comments():
+    script = "INSERT INTO t VALUES ('it\\'s;'); # trailing; comment\nSELECT `we;ird` FROM t;"
+    assert texts(script, "mysql") == ["INSERT INTO t VALUES ('it\\'s;')", "# trailing; comment\nSELECT `we;ird` FROM t"]
+
+
+def test_postgres_dollar_quoted_bodies_and_nested_comments():
+    script = (
+        "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;\n"
+        "/* outer /* inner; */ still comment; */ SELECT $$a;b$$;\n"
+    )
+    result = texts(script, "postgres")
+    assert len(result) == 2
+    assert "RETURN 1; END;" in result[0]
+    assert result[1].endswith("SELECT $$a;b$$")
+
+
+def test_postgres_doubled_quotes_and_escape_strings():
+    assert texts("SELECT 'it''s;'; SELECT E'a\\';b';", "postgres") == ["SELECT 'it''s;'", "SELECT E'a\\';b'"]
+
+
+def test_comment_only_pieces_are_dropped_but_mysql_executable_comments_kept():
+    assert texts("-- nothing here;\n/* nor; here */;", "postgres") == []
+    assert texts("/*!40101 SET NAMES utf8mb4 */;", "mysql") == ["/*!40101 SET NAMES utf8mb4 */"]
+
+
+@pytest.mark.parametrize("script", ["SELECT 'open", "SELECT 1 /* open", "SELECT $x$ open"])
+def test_unterminated_tokens_fail_naming_the_line(script):
+    with pytest.raises(SplitError, match="line 1"):
+        split_statements(script, "postgres")
+
+
+def test_summarize_flattens_and_truncates():
+    assert summarize("SELECT\n  1") == "SELECT 1"
+    assert summarize("x" * 200, width=10) == "xxxxxxx..."

@@ -1,0 +1,73 @@
+# dbops.runbooks: `make demo` runs the flagship runbook against the local stack, `make test` runs
+# every test. Both work on a fresh Debian machine; run as root, the stack installs its packages.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+BIN         := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/build/collections
+# The collection as ansible-test wants it: a git work tree under ansible_collections/dbops/runbooks.
+TEST_TREE   := $(CURDIR)/build/test/ansible_collections/dbops/runbooks
+PYVER       := $(shell test -x $(BIN)/python && $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv stack stack-down collection demo test sanity units integration lint changelog bench clean
+
+help:
+	@echo "make demo   run the communities_schema_v1 runbook against the local stack"
+	@echo "make test   sanity, lint, unit and integration tests against the local stack"
+	@echo "make stack | stack-down | lint | sanity | units | integration | changelog | clean"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt scripts/find-python.sh
+	test -x $(BIN)/python || "$$(scripts/find-python.sh)" -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+# The repository is the collection; a link makes it importable as dbops.runbooks.
+collection:
+	mkdir -p $(COLLECTIONS)/ansible_collections/dbops
+	ln -sfn ../../../.. $(COLLECTIONS)/ansible_collections/dbops/runbooks
+
+stack: venv
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+demo: venv collection stack
+	scripts/demo.sh
+
+test: lint sanity units integration
+
+lint: venv collection
+	$(BIN)/ansible-lint --offline --profile production playbooks roles
+
+# ansible-test reads git for the file list: test a fresh copy of the committed and untracked files.
+$(TEST_TREE): FORCE
+	rm -rf $(TEST_TREE) && mkdir -p $(TEST_TREE)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(TEST_TREE)/ 2>/dev/null || true
+	cd $(TEST_TREE) && git init -q && git add -A && git -c user.email=ci@localhost -c user.name=ci commit -qm test
+FORCE:
+
+sanity: venv $(TEST_TREE)
+	scripts/offline-get-pip.sh
+	cd $(TEST_TREE) && ansible-test sanity --venv --python $(PYVER) --color no
+
+units: venv $(TEST_TREE)
+	cd $(TEST_TREE) && ansible-test units --local --python $(PYVER) --color no
+
+integration: venv collection stack $(TEST_TREE)
+	cd $(TEST_TREE) && ansible-test integration --local --python $(PYVER) --color no
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf build tests/output

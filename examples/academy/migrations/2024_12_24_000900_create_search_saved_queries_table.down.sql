@@ -1,0 +1,3 @@
+-- Removes the saved searches table.
+
+DROP TABLE IF EXISTS search_saved_queries;

@@ -1,0 +1,3 @@
+-- Removes the notification preferences table.
+
+DROP TABLE IF EXISTS community_notification_preferences;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The flagship runbook (steps 1-2) end to end against the local stack's MariaDB:
+# --check writes nothing, a run is idempotent, a broken step-2 migration is rolled back to the
+# state before step 2 and named, connection errors are one clear line, no password is printed.
+set -euo pipefail
+
+ROOT=$(cd ../../../.. && pwd)
+INVENTORY=$ROOT/inventories/local
+PLAYBOOK=$ROOT/playbooks/communities_schema_v1.yml
+DB=dbops_it_runbook
+PASSWORD=dbops-local-stack
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+sql() { MYSQL_PWD=$PASSWORD mariadb --no-defaults -h 127.0.0.1 -P 53306 -u dbops -N -B "$@"; }
+tables() { sql -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '$DB' ORDER BY 1" | tr '\n' ' '; }
+app_tables() { tables | tr ' ' '\n' | grep -v '^dbops_schema_history$' | tr '\n' ' ' || true; }
+fresh_db() { sql -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+# The local inventory, pointed at the test database (and at other migrations when given).
+runbook() {
+  ansible-playbook -i "$INVENTORY" "$PLAYBOOK" -e "{\"db_connection\": $(connection "$PASSWORD" 53306)}" "$@"
+}
+connection() {
+  printf '{"engine": "mysql", "login_host": "127.0.0.1", "login_port": %s, "login_user": "dbops", "login_password": "%s", "login_db": "%s", "connect_timeout": 3}' "$2" "$1" "$DB"
+}
+
+echo "== --check on an empty database leaves it empty"
+fresh_db
+runbook --check --diff >"$WORK/check.log" 2>&1 || { cat "$WORK/check.log"; fail "--check run failed"; }
+[ -z "$(tables)" ] || fail "--check created tables: $(tables)"
+grep -q "create_community_core_tables" "$WORK/check.log" || fail "--check did not show the pending migration"
+
+echo "== a run applies step 2, a second run changes nothing"
+runbook >"$WORK/run1.log" 2>&1 || { cat "$WORK/run1.log"; fail "first run failed"; }
+[ "$(app_tables)" = "communities community_categories geo_places " ] || fail "unexpected tables after run: $(tables)"
+runbook >"$WORK/run2.log" 2>&1 || { cat "$WORK/run2.log"; fail "second run failed"; }
+grep -Eq 'academy-db +: ok=[0-9]+ +changed=0 ' "$WORK/run2.log" || { tail -n 5 "$WORK/run2.log"; fail "second run reported changes"; }
+
+echo "== a broken step-2 migration is rolled back to the state before step 2, naming file and statement"
+fresh_db
+cp -r "$ROOT/examples/academy" "$WORK/app"
+core="$WORK/app/migrations/2024_12_24_000000_create_community_core_tables.up.sql"
+printf '\nINSERT INTO no_such_table (id) VALUES (1);\n' >>"$core"
+before=$(app_tables)
+if runbook -e "academy_app_dir=$WORK/app" >"$WORK/broken.log" 2>&1; then fail "broken migration did not fail the run"; fi
+[ "$(app_tables)" = "$before" ] || fail "schema after rollback ($(app_tables)) differs from before ($before)"
+grep -q "deploy-community-core-schema failed" "$WORK/broken.log" || fail "failure does not name the step"
+grep -Eq "2024_12_24_000000_create_community_core_tables.up.sql: statement [0-9]+ \(line [0-9]+\) failed: \(1146\).*INSERT INTO no_such_table" "$WORK/broken.log" \
+  || { grep fatal "$WORK/broken.log"; fail "failure does not name file and statement"; }
+grep -q "rolled back by down-migration" "$WORK/broken.log" || fail "rollback not reported"
+[ "$(sql -e "SELECT COUNT(*) FROM $DB.dbops_schema_history")" = 0 ] || fail "history still holds the failed migration"
+
+echo "== the step-2 drop fallback runs when the down-migration fails too"
+fresh_db
+printf 'DROP TABLE no_such_table;\n' >"$WORK/app/migrations/2024_12_24_000000_create_community_core_tables.down.sql"
+if runbook -e "academy_app_dir=$WORK/app" >"$WORK/fallback.log" 2>&1; then fail "broken migration did not fail the run"; fi
+[ -z "$(app_tables)" ] || fail "drop fallback left tables: $(app_tables)"
+grep -q "rolled back by drop fallback" "$WORK/fallback.log" || fail "fallback not reported"
+
+echo "== wrong password, unreachable port, missing migrations: one clear line, never the password"
+wrong=$(connection "not-the-password-7f3a" 53306)
+if ansible-playbook -vvv -i "$INVENTORY" "$PLAYBOOK" -e "{\"db_connection\": $wrong}" >"$WORK/password.log" 2>&1; then fail "wrong password accepted"; fi
+grep -q "cannot connect to mysql at 127.0.0.1:53306 as dbops: (1045) Access denied" "$WORK/password.log" || fail "no clear wrong-password error"
+if grep -q "not-the-password-7f3a" "$WORK/password.log"; then fail "password printed at -vvv"; fi
+unreachable=$(connection "$PASSWORD" 1)
+if ansible-playbook -i "$INVENTORY" "$PLAYBOOK" -e "{\"db_connection\": $unreachable}" >"$WORK/port.log" 2>&1; then fail "unreachable port accepted"; fi
+grep -q "cannot connect to mysql at 127.0.0.1:1 as dbops: (2003) Can't connect" "$WORK/port.log" || fail "no clear unreachable error"
+if runbook -e "academy_app_dir=$WORK/nowhere" >"$WORK/dir.log" 2>&1; then fail "missing migrations accepted"; fi
+grep -q "migrations_dir $WORK/nowhere/migrations: no such directory" "$WORK/dir.log" || fail "no clear missing-directory error"
+runbook -vvv >"$WORK/verbose.log" 2>&1 || fail "verbose run failed"
+if grep -q "$PASSWORD" "$WORK/verbose.log"; then fail "password printed at -vvv"; fi
+
+sql -e "DROP DATABASE IF EXISTS $DB"
+echo "runbook_communities_schema_v1: all passed"

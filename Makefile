@@ -44,7 +44,7 @@ stack-down:
 demo: venv collection stack
 	scripts/demo.sh
 
-test: lint sanity units integration
+test: lint changelog sanity units integration
 
 lint: venv collection
 	$(BIN)/ansible-lint --offline --profile production playbooks roles
@@ -57,7 +57,8 @@ $(TEST_TREE): FORCE
 FORCE:
 
 sanity: venv $(TEST_TREE)
-	scripts/offline-get-pip.sh
+	scripts/debian-packages.sh shellcheck
+	scripts/offline-get-pip.sh $(BIN)/python
 	cd $(TEST_TREE) && ansible-test sanity --venv --python $(PYVER) --color no
 
 units: venv $(TEST_TREE)

@@ -36,19 +36,7 @@ pg_bindir() {
 }
 
 ensure_packages() {
-  local missing=()
-  pg_bindir >/dev/null || missing+=(postgresql postgresql-contrib)
-  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
-  command -v mariadb >/dev/null || missing+=(mariadb-client)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then
-    die "missing Debian packages: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})"
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # The packages try to start system services; the stack runs its own servers instead.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "$ROOT/scripts/debian-packages.sh" postgresql postgresql-contrib mariadb-server mariadb-client
 }
 
 mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }

@@ -80,7 +80,7 @@ options:
 requirements:
   - psycopg >= 3.1 (PostgreSQL) or PyMySQL >= 1.1 (MySQL/MariaDB), on the host that runs the module.
 notes:
-  - The connection options can be set once for a play with
-    C(module_defaults: {group/dbops.runbooks.database: {...}}).
+  - The connection options can be set once for a play with the C(group/dbops.runbooks.database)
+    action group in C(module_defaults).
   - A failed connection names the engine, host, port, user and the server's reason, never the password.
 """

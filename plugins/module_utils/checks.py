@@ -16,14 +16,14 @@ from __future__ import annotations
 import operator
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, error_text, to_jsonable
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, split_statements
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, first_keyword, split_statements
 
 COMPARISONS = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt,
     "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 
-READ_ONLY_KEYWORDS = ("select", "with", "show", "describe", "desc", "explain", "values", "table")
+READ_ONLY_KEYWORDS = ("select", "with", "show", "describe", "desc", "explain", "values", "table", "(")
 
 
 class CheckFailure(Exception):
@@ -135,7 +135,7 @@ def read_only_sql(engine, sql):
     if len(statements) != 1:
         raise CheckFailure("sql must be exactly one statement, got %d" % len(statements))
     text = statements[0].text
-    first = text.split(None, 1)[0].lower().lstrip("(")
+    first = first_keyword(text, engine)
     if first not in READ_ONLY_KEYWORDS:
         raise CheckFailure("sql must be a read-only statement (SELECT, WITH, SHOW, ...), not %s" % first.upper())
     return text
@@ -226,7 +226,7 @@ def run_db_check(module):
     finally:
         conn.close()
     failed = [r["name"] for r in results if not r["ok"]]
-    result = dict(changed=False, checks=results, failed_checks=failed, msg=summarize_results(results))
+    message = summarize_results(results)
     if failed and module.params["fail_on_error"]:
-        raise DbopsError(result.pop("msg"), **result)
-    return result
+        raise DbopsError(message, changed=False, checks=results, failed_checks=failed)
+    return dict(changed=False, checks=results, failed_checks=failed, msg=message)

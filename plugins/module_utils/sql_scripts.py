@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import read_sql
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, split_statements, summarize
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import (
+    SplitError, first_keyword, split_statements, summarize)
 
 DATA_KEYWORDS = ("insert", "update", "delete", "replace", "merge", "select", "with", "set", "show")
 
@@ -28,8 +29,8 @@ def load_script(params, engine):
     return source, statements
 
 
-def changes_schema(statement):
-    return statement.text.split(None, 1)[0].lower() not in DATA_KEYWORDS
+def changes_schema(statement, engine):
+    return first_keyword(statement.text, engine) not in DATA_KEYWORDS
 
 
 def run_db_execute(module):
@@ -50,5 +51,5 @@ def run_db_execute(module):
             result["rowcount"] = conn.run_statements(statements, source)
     finally:
         conn.close()
-    result["changed"] = result["rowcount"] > 0 or any(changes_schema(s) for s in statements)
+    result["changed"] = result["rowcount"] > 0 or any(changes_schema(s, params["engine"]) for s in statements)
     return result

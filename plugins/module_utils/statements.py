@@ -138,6 +138,24 @@ def _has_code(text, mysql):
     return False
 
 
+def first_keyword(text, engine):
+    """The first word of a statement after any leading comments, lower-cased ("" if none)."""
+    mysql = engine == "mysql"
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        end = _skip_token(text, i, mysql)
+        token = text[i:end]
+        if token.startswith("--") or token.startswith("/*") or (mysql and token.startswith("#")):
+            i = end
+            continue
+        match = re.match(r"[A-Za-z_]+", text[i:])
+        return match.group(0).lower() if match else text[i]
+    return ""
+
+
 def summarize(text, width=120):
     """One line of a statement for messages."""
     flat = " ".join(text.split())

@@ -51,7 +51,7 @@ options:
 seealso:
   - module: dbops.runbooks.migrate_apply
 author:
-  - dbops.runbooks maintainers
+  - dbops.runbooks maintainers (@dbops-runbooks)
 """
 
 EXAMPLES = r"""

@@ -47,7 +47,7 @@ options:
 seealso:
   - module: dbops.runbooks.migrate_apply
 author:
-  - dbops.runbooks maintainers
+  - dbops.runbooks maintainers (@dbops-runbooks)
 """
 
 EXAMPLES = r"""

@@ -76,7 +76,7 @@ options:
 seealso:
   - module: dbops.runbooks.db_check
 author:
-  - dbops.runbooks maintainers
+  - dbops.runbooks maintainers (@dbops-runbooks)
 """
 
 EXAMPLES = r"""
@@ -145,7 +145,7 @@ failed_file:
   returned: failure
   type: str
 failed_statement:
-  description: On failure, the number (from 1) of the failing statement in O(failed_file).
+  description: On failure, the number (from 1) of the failing statement in RV(failed_file).
   returned: failure
   type: int
 failed_sql:

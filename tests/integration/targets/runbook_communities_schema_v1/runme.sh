@@ -4,9 +4,11 @@
 # state before step 2 and named, connection errors are one clear line, no password is printed.
 set -euo pipefail
 
-ROOT=$(cd ../../../.. && pwd)
+# Run the playbook the way an installed collection is used; find the collection for its inventory.
+PLAYBOOK=dbops.runbooks.communities_schema_v1
+ROOT=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null \
+  | python -c 'import json, sys; print(next(iter(json.load(sys.stdin))) + "/dbops/runbooks")')
 INVENTORY=$ROOT/inventories/local
-PLAYBOOK=$ROOT/playbooks/communities_schema_v1.yml
 DB=dbops_it_runbook
 PASSWORD=dbops-local-stack
 WORK=$(mktemp -d)

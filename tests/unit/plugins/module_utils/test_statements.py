@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import (
-    SplitError, split_statements, summarize)
+    SplitError, first_keyword, split_statements, summarize)
 
 
 def texts(script, engine):
@@ -62,3 +62,13 @@ def test_unterminated_tokens_fail_naming_the_line(script):
 def test_summarize_flattens_and_truncates():
     assert summarize("SELECT\n  1") == "SELECT 1"
     assert summarize("x" * 200, width=10) == "xxxxxxx..."
+
+
+@pytest.mark.parametrize("text, engine, keyword", [
+    ("-- seed data\nINSERT INTO t VALUES (1)", "mysql", "insert"),
+    ("/* a */ # b\n  select 1", "mysql", "select"),
+    ("(SELECT 1) UNION (SELECT 2)", "postgres", "("),
+    ("-- only a comment", "postgres", ""),
+])
+def test_first_keyword_skips_leading_comments(text, engine, keyword):
+    assert first_keyword(text, engine) == keyword

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import ssl
-import time
 import traceback
 from contextlib import contextmanager
 
@@ -335,7 +334,6 @@ class DatabaseModule(AnsibleModule):
         spec = connection_argument_spec()
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
-        self.started = time.monotonic()
 
     def require_driver(self):
         engine = ENGINES[self.params["engine"]]
@@ -343,13 +341,16 @@ class DatabaseModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib(engine.driver_name), exception=engine.import_error())
 
     def connect(self):
-        self.require_driver()
         return connect(self.params)
 
     def run(self, logic):
         """Call `logic(module)` and report its result dict; a `DbopsError` becomes `fail_json`."""
+        self.require_driver()
+        driver_error = ENGINES[self.params["engine"]].driver().Error
         try:
             result = logic(self)
         except DbopsError as e:
             self.fail_json(msg=scrub(str(e), self.params), **to_jsonable(e.details))
+        except driver_error as e:  # a server error outside a named statement (lost connection, privileges)
+            self.fail_json(msg=scrub("%s: %s" % (describe_target(self.params), error_text(e)), self.params))
         self.exit_json(**to_jsonable(result))

@@ -17,7 +17,7 @@ import re
 import socket
 import time
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, split_statements
 
 FILE_NAME = re.compile(r"^(?P<version>\d+(?:_\d+)*)_(?P<name>[^.]+)\.(?P<direction>up|down)\.sql$")
@@ -251,9 +251,13 @@ class Migrator:
                 with self.conn.transaction():
                     self._record(migration, APPLIED, batch, started, statements)
         except StatementError as e:
-            with self.conn.transaction():
-                self._record(migration, FAILED, batch, started, statements,
-                             failed_statement=e.statement.index, error=e.cause)
+            try:
+                with self.conn.transaction():
+                    self._record(migration, FAILED, batch, started, statements,
+                                 failed_statement=e.statement.index, error=e.cause)
+            except self.conn.engine.driver().Error as record_error:
+                # The session may be gone (killed, server restart): report the statement that failed.
+                e.details["history_not_recorded"] = error_text(record_error)
             raise
         return dict(migration.summary(), execution_ms=_ms_since(started), statements=len(statements))
 

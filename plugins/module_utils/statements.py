@@ -120,8 +120,8 @@ def _line_of(s, i):
     return s.count("\n", 0, i) + 1
 
 
-def _has_code(text, mysql):
-    """False for a piece that holds only comments."""
+def _code_start(text, mysql):
+    """Index of the first character that is not white space or a comment; -1 if there is none."""
     i = 0
     while i < len(text):
         if text[i].isspace():
@@ -133,27 +133,23 @@ def _has_code(text, mysql):
         comment = token.startswith("--") or (mysql and token.startswith("#")) or (
             token.startswith("/*") and not (mysql and token[2:3] in ("!", "+")))
         if not comment:
-            return True
+            return i
         i = end
-    return False
+    return -1
+
+
+def _has_code(text, mysql):
+    """False for a piece that holds only comments."""
+    return _code_start(text, mysql) >= 0
 
 
 def first_keyword(text, engine):
     """The first word of a statement after any leading comments, lower-cased ("" if none)."""
-    mysql = engine == "mysql"
-    i = 0
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        end = _skip_token(text, i, mysql)
-        token = text[i:end]
-        if token.startswith("--") or token.startswith("/*") or (mysql and token.startswith("#")):
-            i = end
-            continue
-        match = re.match(r"[A-Za-z_]+", text[i:])
-        return match.group(0).lower() if match else text[i]
-    return ""
+    i = _code_start(text, engine == "mysql")
+    if i < 0:
+        return ""
+    match = re.match(r"[A-Za-z_]+", text[i:])
+    return match.group(0).lower() if match else text[i]
 
 
 def summarize(text, width=120):

@@ -229,6 +229,15 @@ class Connection:
             cursor.execute(sql, params)
             return list(cursor.fetchall()) if cursor.description else []
 
+    def query_dicts(self, sql, params=None):
+        """Rows of a read as dicts keyed by column name."""
+        with self._cursor(sql) as cursor:
+            cursor.execute(sql, params)
+            if not cursor.description:
+                return []
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
     def query_value(self, sql, params=None):
         rows = self.query(sql, params)
         return rows[0][0] if rows else None

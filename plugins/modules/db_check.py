@@ -15,6 +15,8 @@ description:
   - Read-only by construction; the session is set read-only, each check runs in a read-only
     transaction, and a V(query) check must be a single reading statement. It never reports C(changed).
   - Runs unchanged in check mode.
+  - One call runs every check on one connection in one transaction, so a list of 50 checks costs one
+    task, not 50. Bad check arguments fail the task before any query, naming the check's position.
 extends_documentation_fragment:
   - dbops.runbooks.connection
   - dbops.runbooks.attributes
@@ -27,15 +29,45 @@ attributes:
 options:
   checks:
     description:
-      - The checks. Each item is a dict with exactly one check type key and an optional C(name).
-      - V(table_exists) and V(table_absent) take a table name, or a dict with C(table) and optional C(schema).
-      - V(columns) takes C(table) and C(names), the columns that must be present.
-      - V(index) takes C(table) and C(name), the index that must be present.
-      - V(row_count) takes C(table) (or a table name) and any of C(min), C(max), C(equal).
-      - V(query) takes C(sql) (one read-only statement), C(expect), optional C(compare)
-        (one of C(==), C(!=), C(<), C(<=), C(>), C(>=); default C(==)) and optional C(params) for C(%s) placeholders.
+      - The checks. Each item is a dict with exactly one check type key, whose value holds the
+        check's arguments (or its main argument as a plain value, shown in brackets), and an optional C(name).
+      - Every check also takes C(schema); the default is O(schema). Sizes take bytes or strings such as C(10GB).
+      - "Schema checks:"
+      - V(table_exists), V(table_absent) [C(table)].
+      - V(columns) - C(table), C(names) (list of column names, or of dicts with C(name) and optional
+        C(type), C(nullable), C(default)). A type matches the engine's spelling with or without length,
+        for example C(varchar) or C(varchar(160)); on PostgreSQL also C(character varying).
+      - V(index) - C(table), C(name) or C(columns) (ordered), optional C(unique) and C(valid) (default V(true);
+        PostgreSQL marks an index invalid after a failed C(CREATE INDEX CONCURRENTLY)).
+      - V(foreign_key) - C(table), C(name) or C(columns), optional C(references) (referenced table,
+        may be the table itself) and C(referenced_columns).
+      - V(constraint_valid) [C(table), optional] - no constraint left C(NOT VALID) (PostgreSQL) or
+        C(NOT ENFORCED) (MySQL 8). MariaDB has no unvalidated constraints, so it always passes there.
+      - V(partitions) - C(table), C(count), C(min), C(max) and/or C(names). MySQL partitions from
+        C(information_schema.PARTITIONS), PostgreSQL declarative partitions of a partitioned table.
+      - V(extension), V(plugin) or V(extension_or_plugin) [C(name)], optional C(state) (V(installed) or V(available)):
+        a PostgreSQL extension (C(pg_available_extensions)) or an active MySQL/MariaDB plugin.
+        MySQL 8 partitions natively, so V(partition) counts as installed there.
+      - V(server_version) [C(min)], optional C(max), as dotted versions.
+      - "Data checks:"
+      - V(row_count) [C(table)] - C(min), C(max), C(equal), optional C(where) (an SQL expression) with C(params).
+      - V(orphans) - C(table), C(column), C(parent_table), optional C(parent_column) (default C(id)),
+        C(parent_schema) and C(max) (default 0) - child rows whose non-null C(column) has no parent row.
+      - V(duplicates) - C(table), C(columns), optional C(max) (default 0) - values appearing more than once.
+      - V(query) - C(sql) (one read-only statement), C(expect), optional C(compare) (one of C(==), C(!=), C(<),
+        C(<=), C(>), C(>=), C(in), C(not in); default C(==)) and C(params) for C(%s) placeholders.
         The first column of the first row is compared.
-      - Every check also takes C(schema); the default is O(schema).
+      - "Health checks:"
+      - V(replication_lag) [C(max_seconds), default 1] - lag must be below it. PostgreSQL primary from
+        C(pg_stat_replication), replica from the last replay time; MySQL/MariaDB replica from
+        C(SHOW REPLICA STATUS). Optional C(min_replicas), and C(max_queue) for MySQL group replication
+        (C(performance_schema.replication_group_member_stats)).
+      - V(long_running) [C(seconds), default 60] - queries or open transactions at least that old,
+        optional C(max_count) (default 0). Reports pid, user, age and query.
+      - V(blocking_locks) [C(max_count), default 0] - sessions waiting for a lock, with the blocking pid
+        (MySQL/MariaDB C(sys.innodb_lock_waits) and metadata lock waits); optional C(min_wait_seconds).
+      - V(connections) [C(max_pct)] and/or C(max_count) - connections in use against C(max_connections).
+      - V(database_size) [C(max)], C(min); V(table_size) - C(table), C(min), C(max).
     type: list
     elements: dict
     required: true
@@ -48,6 +80,21 @@ options:
       - Fail the task when a check fails. With V(false) the results are returned for a report.
     type: bool
     default: true
+  wait_for:
+    description:
+      - Retry all checks until every one passes or O(wait_for.timeout) seconds have passed, for example
+        until replication lag is below a second or no long-running locks remain.
+      - Each attempt runs in a new read-only transaction, so it sees the current state.
+    type: dict
+    suboptions:
+      timeout:
+        description: Seconds to keep trying.
+        type: int
+        default: 60
+      interval:
+        description: Seconds between attempts.
+        type: float
+        default: 2
 seealso:
   - module: dbops.runbooks.migrate_apply
 author:
@@ -69,6 +116,27 @@ EXAMPLES = r"""
           sql: SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'communities'
           expect: 1
           compare: ">="
+
+- name: Wait until replication has caught up and no migration lock is held
+  dbops.runbooks.db_check:
+    engine: postgres
+    login_db: app
+    wait_for:
+      timeout: 120
+    checks:
+      - replication_lag: 1
+      - blocking_locks: 0
+      - long_running: {seconds: 300}
+
+- name: Integrity of the partitioned feed (orphans, duplicates, partitions)
+  dbops.runbooks.db_check:
+    engine: mysql
+    login_db: academy
+    checks:
+      - partitions: {table: community_posts, count: 16}
+      - orphans: {table: community_post_comments, column: post_id, parent_table: community_posts}
+      - duplicates: {table: community_categories, columns: [slug]}
+      - foreign_key: {table: community_post_comments, columns: [parent_id], references: community_post_comments}
 """
 
 RETURN = r"""
@@ -85,6 +153,10 @@ failed_checks:
   returned: always
   type: list
   elements: str
+attempts:
+  description: How many times the checks ran (more than 1 only with O(wait_for)).
+  returned: always
+  type: int
 msg:
   description: One line naming every failing check, or how many passed.
   returned: always
@@ -102,6 +174,10 @@ def main():
             checks=dict(type="list", elements="dict", required=True),
             schema=dict(type="str"),
             fail_on_error=dict(type="bool", default=True),
+            wait_for=dict(type="dict", options=dict(
+                timeout=dict(type="int", default=60),
+                interval=dict(type="float", default=2),
+            )),
         ),
         supports_check_mode=True,
     )

@@ -67,6 +67,10 @@ units: venv $(TEST_TREE)
 integration: venv collection stack $(TEST_TREE)
 	cd $(TEST_TREE) && ansible-test integration --local --python $(PYVER) --color no
 
+# Benchmarks, not tests: ratios against a baseline run side by side (BENCH_ROUNDS=3 by default).
+bench: venv collection stack
+	for script in bench/*_bench.py; do $(BIN)/python $$script; echo; done
+
 changelog: venv
 	$(BIN)/antsibull-changelog lint
 

@@ -4,7 +4,8 @@
 """Split a SQL script into statements, so each one can be run, timed and named on failure.
 
 Knows quoted strings and identifiers, comments (`--`, `#` on MySQL, nested `/* */` on
-PostgreSQL) and PostgreSQL dollar-quoted bodies. A `;` inside any of them does not split.
+PostgreSQL), PostgreSQL dollar-quoted bodies, routine bodies (`BEGIN ... END`) and the MySQL
+client's `DELIMITER` lines. A `;` inside any of them does not split.
 """
 
 from __future__ import annotations
@@ -21,15 +22,55 @@ class SplitError(ValueError):
     """The script cannot be split (an unterminated quote or comment)."""
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_DELIMITER = re.compile(r"DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
+_ROUTINE_KINDS = {"procedure", "function", "trigger", "event"}
+# Words that open a compound block inside a routine body; END closes one (END IF, END LOOP ... too).
+_BLOCK_OPENERS = {"mysql": ("begin", "case", "if", "loop", "while", "repeat"), "postgres": ("case",)}
+
+
+class _Block:
+    """Tracks BEGIN ... END nesting in a routine body, so a `;` inside it does not split."""
+
+    def __init__(self, engine):
+        self.openers = _BLOCK_OPENERS[engine]
+        self.postgres = engine == "postgres"
+        self.depth = 0
+        self.previous = ""
+
+    def word(self, word, rest):
+        """Feed one word (lower-case) and the text after it."""
+        after = rest.lstrip()
+        if word == "end":
+            self.depth = max(self.depth - 1, 0)
+        elif self.previous == "end" and word in ("if", "case", "loop", "while", "repeat"):
+            pass  # END IF and friends close what END already counted
+        elif self.postgres and word == "begin" and after[:6].lower() == "atomic":
+            self.depth += 1
+        elif word in self.openers and not after.startswith("(") and not (
+                word == "if" and re.match(r"(not\s+)?exists\b", after, re.IGNORECASE)):
+            self.depth += 1
+        self.previous = word
+
+
 def split_statements(script, engine):
-    """Return the statements of `script` (numbered from 1, with their first line)."""
+    """Return the statements of `script` (numbered from 1, with their first line).
+
+    MySQL scripts may change the delimiter with the client's `DELIMITER` line, as dumps of
+    procedures and triggers do; routine bodies (`BEGIN ... END`, PostgreSQL `BEGIN ATOMIC`)
+    are kept whole even without it.
+    """
     statements = []
     buf = []
+    words = []  # the first words of the statement, lower-case, to spot CREATE ... PROCEDURE
     start_line = None
     line = 1
     i = 0
     n = len(script)
     mysql = engine == "mysql"
+    delimiter = ";"
+    block = None
+    plain = _plain_run(delimiter)
 
     def flush():
         text = "".join(buf).strip()
@@ -38,12 +79,41 @@ def split_statements(script, engine):
 
     while i < n:
         ch = script[i]
+        if mysql and start_line is None and (i == 0 or script[i - 1] == "\n"):
+            match = _DELIMITER.match(script, i)
+            if match:
+                delimiter = match.group(1)
+                plain = _plain_run(delimiter)
+                line += match.group(0).count("\n")
+                i = match.end()
+                continue
         if start_line is None and not ch.isspace():
             start_line = line
-        if ch == ";":
+        if script.startswith(delimiter, i) and (block is None or block.depth == 0 or delimiter != ";"):
             flush()
-            buf, start_line = [], None
-            i += 1
+            buf, words, start_line, block = [], [], None, None
+            i += len(delimiter)
+            continue
+        run = plain.match(script, i) if start_line is not None else None
+        if run:  # a stretch without quotes, comments, words or the delimiter: take it whole
+            buf.append(run.group(0))
+            line += run.group(0).count("\n")
+            i = run.end()
+            continue
+        word = _WORD.match(script, i) if (ch.isalpha() or ch == "_") and (i == 0 or not _is_word_char(script[i - 1])) else None
+        if word:
+            text = word.group(0)
+            if delimiter in text:  # END$$ with DELIMITER $$: the word stops at the delimiter
+                text = text[:text.index(delimiter)]
+            buf.append(text)
+            end = i + len(text)
+            if block is not None:
+                block.word(text.lower(), script[end:end + 40])
+            elif len(words) < 8:
+                words.append(text.lower())
+                if words[0] == "create" and words[-1] in _ROUTINE_KINDS:
+                    block = _Block(engine)
+            i = end
             continue
         end = _skip_token(script, i, mysql)
         token = script[i:end]
@@ -52,6 +122,14 @@ def split_statements(script, engine):
         i = end
     flush()
     return statements
+
+
+def _plain_run(delimiter):
+    return re.compile(r"[^A-Za-z_'\"`\-#/$%s]+" % re.escape(delimiter[0]))
+
+
+def _is_word_char(ch):
+    return ch.isalnum() or ch in "_$"
 
 
 def _skip_token(s, i, mysql):

@@ -72,3 +72,49 @@ def test_summarize_flattens_and_truncates():
 ])
 def test_first_keyword_skips_leading_comments(text, engine, keyword):
     assert first_keyword(text, engine) == keyword
+
+
+def test_mysql_delimiter_lines_change_the_separator():
+    script = (
+        "CREATE TABLE t (id INT);\n"
+        "DELIMITER $$\n"
+        "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END$$\n"
+        "DELIMITER ;\n"
+        "INSERT INTO t VALUES (1);\n"
+    )
+    statements = split_statements(script, "mysql")
+    assert [s.text for s in statements] == [
+        "CREATE TABLE t (id INT)", "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", "INSERT INTO t VALUES (1)"]
+    assert [s.line for s in statements] == [1, 3, 5]
+
+
+def test_mysql_trigger_body_without_delimiter_stays_whole():
+    script = (
+        "CREATE TRIGGER posts_bi BEFORE INSERT ON posts FOR EACH ROW\n"
+        "BEGIN\n"
+        "  IF NEW.title IS NULL THEN SET NEW.title = 'untitled'; END IF;\n"
+        "  SET NEW.slug = IF(NEW.slug = '', NULL, NEW.slug);\n"
+        "  DROP TEMPORARY TABLE IF EXISTS scratch;\n"
+        "  SET NEW.kind = CASE WHEN NEW.kind IS NULL THEN 'post' ELSE NEW.kind END;\n"
+        "END;\n"
+        "SELECT 1;\n"
+    )
+    result = texts(script, "mysql")
+    assert len(result) == 2
+    assert result[0].endswith("END") and "END IF;" in result[0]
+    assert result[1] == "SELECT 1"
+
+
+def test_postgres_begin_atomic_body_and_transaction_blocks():
+    script = (
+        "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + b; END;\n"
+        "BEGIN;\nSELECT CASE WHEN true THEN 1 END;\nCOMMIT;\n"
+    )
+    assert texts(script, "postgres") == [
+        "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + b; END",
+        "BEGIN", "SELECT CASE WHEN true THEN 1 END", "COMMIT"]
+
+
+def test_plain_create_table_is_not_a_routine():
+    assert texts("CREATE TABLE begin_log (id int); CREATE TABLE x (end_at int);", "mysql") == [
+        "CREATE TABLE begin_log (id int)", "CREATE TABLE x (end_at int)"]

@@ -50,10 +50,11 @@ class DbopsError(Exception):
 class StatementError(DbopsError):
     """A statement of a script failed; names the script, the statement and the server's reason."""
 
-    def __init__(self, source, statement, cause):
+    def __init__(self, source, statement, cause, code=None):
         self.source = source
         self.statement = statement
         self.cause = cause
+        self.code = code
         super().__init__(
             "%s: statement %d (line %d) failed: %s -- %s"
             % (source, statement.index, statement.line, cause, summarize(statement.text)),
@@ -258,7 +259,7 @@ class Connection:
             try:
                 affected += max(self.execute(statement.text), 0)
             except self.engine.driver().Error as e:
-                raise StatementError(source, statement, error_text(e))
+                raise StatementError(source, statement, error_text(e), error_code(e))
         return affected
 
     @contextmanager
@@ -308,6 +309,14 @@ def error_text(exc):
     if pymysql is not None and isinstance(exc, pymysql.Error) and len(exc.args) == 2:
         text = "(%s) %s" % exc.args
     return " ".join(text.split())
+
+
+def error_code(exc):
+    """SQLSTATE (psycopg) or error number (PyMySQL) of a driver error, for retry decisions."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate:
+        return sqlstate
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
 def describe_target(params):

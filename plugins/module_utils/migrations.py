@@ -1,10 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: dbops.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Migration files, the history table, and applying or rolling back in version order.
+"""The migration engine: history and audit tables, one migrator per database, apply and roll back.
 
-Layout: `<version>_<name>.up.sql` with an optional `<version>_<name>.down.sql` beside it.
-Versions are digit groups joined by `_` and sort as numbers (`2024_12_24_000100`, `0007`).
+How a migration runs:
+  transactional   PostgreSQL (transaction_mode per_migration or all): statements, history row and
+                  audit row commit together or not at all.
+  step by step    MySQL/MariaDB (DDL commits implicitly), PostgreSQL files marked
+                  `-- dbops:no-transaction`, transaction_mode none: a `running` history row is written
+                  first, then each statement; a failure at statement k is recorded as `failed` at k,
+                  and after the file is fixed a re-run resumes at k.
 """
 
 from __future__ import annotations
@@ -12,169 +17,26 @@ from __future__ import annotations
 import datetime
 import getpass
 import hashlib
-import os
+import random
 import re
 import socket
 import time
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, split_statements
-
-FILE_NAME = re.compile(r"^(?P<version>\d+(?:_\d+)*)_(?P<name>[^.]+)\.(?P<direction>up|down)\.sql$")
+from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
+    DiskSource, ShippedSource, load_migrations, split_path, version_key)
 
 APPLIED = "applied"
 FAILED = "failed"
+RUNNING = "running"
+LOCK_TIMEOUT_ERRORS = {"postgres": ("55P03",), "mysql": (1205,)}
+_CONCURRENT_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                               r"(?P<name>\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)", re.IGNORECASE)
 
 
-class Migration:
-    """One migration: its version, name and the up/down files on disk."""
-
-    def __init__(self, version, name, up_path, down_path=None):
-        self.version = version
-        self.name = name
-        self.up_path = up_path
-        self.down_path = down_path
-        self._up_sql = None
-
-    @property
-    def sort_key(self):
-        return tuple(int(part) for part in self.version.split("_"))
-
-    @property
-    def up_sql(self):
-        if self._up_sql is None:
-            self._up_sql = read_sql(self.up_path)
-        return self._up_sql
-
-    @property
-    def checksum(self):
-        return hashlib.sha256(self.up_sql.encode("utf-8")).hexdigest()
-
-    def summary(self):
-        return dict(version=self.version, name=self.name, file=self.up_path)
-
-
-def read_sql(path):
-    """The text of a SQL file; unreadable or non-UTF-8 files fail naming the file."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as e:
-        raise DbopsError("%s: cannot read migration file: %s" % (path, e.strerror))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DbopsError("%s: not valid UTF-8 (byte %d)" % (path, e.start))
-
-
-def parse_name(path):
-    match = FILE_NAME.match(os.path.basename(path))
-    if not match:
-        raise DbopsError("%s: not a migration file name; expected <version>_<name>.up.sql" % path)
-    return match
-
-
-def load_directory(directory):
-    """All migrations of a directory in version order; bad names and duplicates fail first."""
-    if not os.path.isdir(directory):
-        raise DbopsError("migrations_dir %s: no such directory" % directory)
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError as e:
-        raise DbopsError("migrations_dir %s: cannot list: %s" % (directory, e.strerror))
-    ups, downs = {}, {}
-    for file_name in names:
-        if not file_name.endswith(".sql"):
-            continue
-        match = parse_name(os.path.join(directory, file_name))
-        target = ups if match.group("direction") == "up" else downs
-        key = (match.group("version"), match.group("name"))
-        target[key] = os.path.join(directory, file_name)
-    migrations = [Migration(version, name, path, downs.get((version, name)))
-                  for (version, name), path in ups.items()]
-    orphans = sorted(set(downs) - set(ups))
-    if orphans:
-        raise DbopsError("%s: down file without an up file" % downs[orphans[0]])
-    migrations.sort(key=lambda m: m.sort_key)
-    for before, after in zip(migrations, migrations[1:]):
-        if before.sort_key == after.sort_key:
-            raise DbopsError("duplicate migration version %s: %s and %s"
-                             % (after.version, before.up_path, after.up_path))
-    return migrations
-
-
-def load_file(path):
-    """One migration from its up file (the `path` option), with its down file if present."""
-    match = parse_name(path)
-    if match.group("direction") != "up":
-        raise DbopsError("path %s: give the .up.sql file of the migration" % path)
-    if not os.path.isfile(path):
-        raise DbopsError("path %s: no such file" % path)
-    down = path[: -len(".up.sql")] + ".down.sql"
-    return [Migration(match.group("version"), match.group("name"), path, down if os.path.isfile(down) else None)]
-
-
-def statements_of(path, sql, engine):
-    try:
-        return split_statements(sql, engine)
-    except SplitError as e:
-        raise DbopsError("%s: %s" % (path, e))
-
-
-class History:
-    """The history table: one row per migration that ran, applied or failed."""
-
-    COLUMNS = ("version", "name", "checksum", "status", "batch", "applied_at", "applied_by",
-               "execution_ms", "statements", "failed_statement", "error")
-
-    def __init__(self, conn, table):
-        self.conn = conn
-        self.table = table
-        self.quoted = conn.engine.quote_ident(table)
-
-    def exists(self):
-        return bool(self.conn.query_value(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-            (self.conn.current_schema(), self.table)))
-
-    def rows(self):
-        """History rows by version, as dicts; empty when the table does not exist yet."""
-        if not self.exists():
-            return {}
-        rows = self.conn.query("SELECT %s FROM %s" % (", ".join(self.COLUMNS), self.quoted))
-        return {row[0]: dict(zip(self.COLUMNS, row)) for row in rows}
-
-    def create(self):
-        stamp = "TIMESTAMPTZ" if self.conn.engine.name == "postgres" else "DATETIME(6)"
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS %s ("
-            " version VARCHAR(191) NOT NULL PRIMARY KEY,"
-            " name VARCHAR(255) NOT NULL,"
-            " checksum CHAR(64) NOT NULL,"
-            " status VARCHAR(16) NOT NULL,"
-            " batch INTEGER NOT NULL,"
-            " applied_at %s NOT NULL,"
-            " applied_by VARCHAR(255),"
-            " execution_ms INTEGER,"
-            " statements INTEGER,"
-            " failed_statement INTEGER,"
-            " error TEXT)" % (self.quoted, stamp))
-
-    def record(self, migration, status, batch, applied_by, execution_ms, statements,
-               failed_statement=None, error=None):
-        self.remove(migration.version)
-        self.conn.execute(
-            "INSERT INTO %s (%s) VALUES (%s)" % (self.quoted, ", ".join(self.COLUMNS), ", ".join(["%s"] * len(self.COLUMNS))),
-            (migration.version, migration.name, migration.checksum, status, batch, self._now(), applied_by,
-             execution_ms, statements, failed_statement, error))
-
-    def _now(self):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        # DATETIME(6) on MySQL has no zone: the table holds UTC.
-        return now if self.conn.engine.name == "postgres" else now.replace(tzinfo=None)
-
-    def remove(self, version):
-        self.conn.execute("DELETE FROM %s WHERE version = %%s" % self.quoted, (version,))
+def utc_now(engine):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now if engine == "postgres" else now.replace(tzinfo=None)  # MySQL DATETIME(6) holds UTC
 
 
 def default_operator():
@@ -185,163 +47,517 @@ def default_operator():
     return "%s@%s" % (user, socket.gethostname())
 
 
+class History:
+    """The history table (one row per migration that ran) and its append-only audit table."""
+
+    COLUMNS = ("version", "name", "checksum", "status", "batch", "applied_at", "applied_by",
+               "execution_ms", "statements", "failed_statement", "error")
+    AUDIT_COLUMNS = ("action", "version", "name", "checksum", "batch", "actor", "at", "outcome", "detail")
+
+    def __init__(self, conn, table, schema=None, audit_table=None):
+        self.conn = conn
+        self.engine = conn.engine.name
+        self.schema = schema
+        self.table = table
+        self.audit_table = audit_table or table + "_audit"
+        self.quoted = conn.engine.qualified(schema, table)
+        self.audit_quoted = conn.engine.qualified(schema, self.audit_table)
+
+    def exists(self):
+        return bool(self.conn.query_value(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (self.schema or self.conn.current_schema(), self.table)))
+
+    def rows(self):
+        """History rows by version, as dicts; empty when the table does not exist yet."""
+        if not self.exists():
+            return {}
+        rows = self.conn.query("SELECT %s FROM %s" % (", ".join(self.COLUMNS), self.quoted))
+        return {row[0]: dict(zip(self.COLUMNS, row)) for row in rows}
+
+    def create(self):
+        pg = self.engine == "postgres"
+        stamp = "TIMESTAMPTZ" if pg else "DATETIME(6)"
+        identity = "BIGINT GENERATED ALWAYS AS IDENTITY" if pg else "BIGINT AUTO_INCREMENT"
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS %s (version VARCHAR(191) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+            " checksum CHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, batch INTEGER NOT NULL,"
+            " applied_at %s NOT NULL, applied_by VARCHAR(255), execution_ms INTEGER, statements INTEGER,"
+            " failed_statement INTEGER, error TEXT)" % (self.quoted, stamp))
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS %s (id %s PRIMARY KEY, action VARCHAR(16) NOT NULL,"
+            " version VARCHAR(191), name VARCHAR(255), checksum CHAR(64), batch INTEGER, actor VARCHAR(255),"
+            " at %s NOT NULL, outcome VARCHAR(16) NOT NULL, detail TEXT)" % (self.audit_quoted, identity, stamp))
+
+    def write(self, row):
+        """Insert or replace the history row of row['version']."""
+        self.remove(row["version"])
+        self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
+            self.quoted, ", ".join(self.COLUMNS), ", ".join(["%s"] * len(self.COLUMNS))),
+            tuple(row.get(column) for column in self.COLUMNS))
+
+    def remove(self, version):
+        self.conn.execute("DELETE FROM %s WHERE version = %%s" % self.quoted, (version,))
+
+    def audit(self, action, outcome, actor, migration=None, batch=None, detail=None):
+        self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
+            self.audit_quoted, ", ".join(self.AUDIT_COLUMNS), ", ".join(["%s"] * len(self.AUDIT_COLUMNS))),
+            (action, migration.version if migration else None, migration.name if migration else None,
+             migration.checksum if migration else None, batch, actor, utc_now(self.engine), outcome, detail))
+
+
+class MigratorLock:
+    """One migrator per database: a session-level lock that dies with the connection."""
+
+    def __init__(self, conn, history):
+        self.conn = conn
+        self.engine = conn.engine.name
+        identity = "dbops:%s:%s" % (conn.current_schema() if history.schema is None else history.schema, history.table)
+        digest = hashlib.sha256(identity.encode("utf-8")).digest()
+        self.key = int.from_bytes(digest[:8], "big", signed=True)  # PostgreSQL advisory lock key
+        self.name = "dbops:" + digest.hex()[:40]  # MySQL GET_LOCK name (64 characters at most)
+        self.held = False
+
+    def acquire(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self._try():
+            if time.monotonic() >= deadline:
+                raise DbopsError("another migrator holds the migration lock after waiting %ss: %s"
+                                 % (timeout, self.describe_holder()))
+            time.sleep(random.uniform(0.1, 0.3))
+        self.held = True
+
+    def _try(self):
+        if self.engine == "postgres":
+            return bool(self.conn.query_value("SELECT pg_try_advisory_lock(%s)", (self.key,)))
+        return self.conn.query_value("SELECT GET_LOCK(%s, 0)", (self.name,)) == 1
+
+    def describe_holder(self):
+        if self.engine == "postgres":
+            rows = self.conn.query_dicts(
+                "SELECT a.pid, a.usename AS user, a.application_name AS application, a.client_addr::text AS address,"
+                " a.backend_start AS since FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+                ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF))
+        else:
+            rows = self.conn.query_dicts(
+                "SELECT id AS pid, user, host AS address, db AS application,"
+                " NOW() - INTERVAL time SECOND AS since FROM information_schema.processlist WHERE id = IS_USED_LOCK(%s)",
+                (self.name,))
+        if not rows:
+            return "holder unknown (released meanwhile?)"
+        holder = rows[0]
+        return "pid %s, user %s, application %s, client %s, since %s" % (
+            holder["pid"], holder["user"], holder["application"], holder["address"], holder["since"])
+
+    def release(self):
+        if not self.held:
+            return
+        try:
+            if self.engine == "postgres":
+                self.conn.query_value("SELECT pg_advisory_unlock(%s)", (self.key,))
+            else:
+                self.conn.query_value("SELECT RELEASE_LOCK(%s)", (self.name,))
+        except self.conn.engine.driver().Error:
+            pass  # a dead session has released it already
+        self.held = False
+
+
 class Migrator:
     """Plans and runs migrations against one connection."""
 
-    def __init__(self, conn, migrations, history_table, applied_by=None, out_of_order=False):
+    def __init__(self, conn, migrations, history, params):
         self.conn = conn
         self.engine = conn.engine.name
         self.migrations = migrations
-        self.history = History(conn, history_table)
-        self.applied_by = applied_by or default_operator()
-        self.out_of_order = out_of_order
-        self.rows = self.history.rows()
+        self.by_version = {m.version: m for m in migrations}
+        self.history = history
+        self.params = params
+        self.actor = params.get("applied_by") or default_operator()
+        self.rows = history.rows()
+
+    # --- planning ---------------------------------------------------------------------------
 
     def applied_versions(self):
         return {v for v, row in self.rows.items() if row["status"] == APPLIED}
 
-    def pending(self):
-        """Migrations still to run, after the drift and order checks."""
+    def findings(self):
+        """Drift and order problems; each one stops the run before anything is applied."""
         applied = self.applied_versions()
-        drifted = [m for m in self.migrations
-                   if m.version in applied and self.rows[m.version]["checksum"] != m.checksum]
-        if drifted:
-            m = drifted[0]
-            raise DbopsError(
-                "%s changed after it was applied (history checksum %s, file checksum %s); "
-                "restore the file or repair the history before migrating"
-                % (m.up_path, self.rows[m.version]["checksum"], m.checksum),
-                drifted=[d.summary() for d in drifted])
-        pending = [m for m in self.migrations if m.version not in applied]
-        if pending and applied and not self.out_of_order:
-            newest = max((m for m in self.migrations if m.version in applied), key=lambda m: m.sort_key, default=None)
-            early = [m for m in pending if newest is not None and m.sort_key < newest.sort_key]
-            if early:
-                raise DbopsError(
-                    "%s is older than the newest applied migration %s; set out_of_order=true to apply it"
-                    % (early[0].up_path, newest.version))
-        return pending
+        drift = [dict(m.summary(), history_checksum=self.rows[m.version]["checksum"], file_checksum=m.checksum)
+                 for m in self.migrations
+                 if m.version in applied and self.rows[m.version]["checksum"] != m.checksum]
+        newest = max((version_key(v) for v in applied), default=None)
+        early = [m.summary() for m in self.pending_all()
+                 if newest is not None and m.sort_key < newest] if not self.params.get("out_of_order") else []
+        interrupted = [dict(version=v, name=row["name"], since=row["applied_at"])
+                       for v, row in self.rows.items() if row["status"] == RUNNING]
+        return dict(drift=drift, out_of_order=early, interrupted=interrupted)
 
-    def missing_files(self):
-        known = {m.version for m in self.migrations}
-        return sorted(v for v in self.applied_versions() if v not in known)
+    def check_findings(self, findings):
+        if findings["drift"]:
+            d = findings["drift"][0]
+            raise DbopsError("%s changed after it was applied (history checksum %s, file checksum %s); restore the"
+                             " file, or run state=repair to accept it" % (d["file"], d["history_checksum"], d["file_checksum"]),
+                             findings=findings)
+        if findings["interrupted"]:
+            i = findings["interrupted"][0]
+            raise DbopsError("migration %s_%s was interrupted (status running since %s); roll it back with"
+                             " state=rolled_back or clear it with state=repair" % (i["version"], i["name"], i["since"]),
+                             findings=findings)
+        if findings["out_of_order"]:
+            raise DbopsError("%s is older than the newest applied migration; set out_of_order=true to apply it"
+                             % findings["out_of_order"][0]["file"], findings=findings)
+
+    def pending_all(self):
+        applied = self.applied_versions()
+        return [m for m in self.migrations if m.version not in applied]
+
+    def pending(self, target=None):
+        limit = version_key(target) if target else None
+        return [m for m in self.pending_all() if limit is None or m.sort_key <= limit]
+
+    def resume_from(self, migration):
+        """Statement number to start at: after a step-by-step failure at k, k; otherwise 1."""
+        row = self.rows.get(migration.version)
+        if row and row["status"] == FAILED and row["failed_statement"] and not self.transactional(migration):
+            return row["failed_statement"]
+        return 1
+
+    def transactional(self, migration):
+        mode = self.params.get("transaction_mode", "per_migration")
+        return self.conn.engine.transactional_ddl and mode != "none" and migration.up.transactional
+
+    def plan_entry(self, migration, script=None):
+        script = script or migration.up
+        entry = dict(migration.summary(), file=script.display, statements=len(script.statements),
+                     transaction=self.transactional(migration) if script is migration.up else self.conn.engine.transactional_ddl)
+        if script is migration.up and self.resume_from(migration) > 1:
+            entry["resume_from_statement"] = self.resume_from(migration)
+        return entry
+
+    def rollback_candidates(self, steps=None, batch=None, target=None, only=None):
+        """Migrations to roll back, newest first; every one must have its down file."""
+        rows = [row for row in self.rows.values() if row["status"] in (APPLIED, FAILED, RUNNING)]
+        if only is not None:
+            rows = [row for row in rows if row["version"] in only]
+        if batch is not None:
+            wanted = max((row["batch"] for row in rows), default=None) if batch == "last" else int(batch)
+            rows = [row for row in rows if row["batch"] == wanted]
+        if target is not None:
+            rows = [row for row in rows if version_key(row["version"]) > version_key(target)]
+        rows.sort(key=lambda row: (row["batch"] or 0, version_key(row["version"])), reverse=True)
+        if steps is not None and batch is None and target is None:
+            rows = rows[:steps]
+        chosen = []
+        for row in rows:
+            migration = self.by_version.get(row["version"])
+            if migration is None:
+                raise DbopsError("cannot roll back %s_%s: its migration file is not among the given files"
+                                 % (row["version"], row["name"]))
+            if migration.down is None:
+                raise DbopsError("cannot roll back %s: it has no down file" % migration.up.display)
+            chosen.append(migration)
+        return chosen
+
+    # --- running ----------------------------------------------------------------------------
+
+    def prepare(self):
+        self.history.create()
+        self._session_timeouts()
+
+    def _session_timeouts(self):
+        lock_timeout, statement_timeout = self.params.get("lock_timeout", 5), self.params.get("statement_timeout", 0)
+        if self.engine == "postgres":
+            self.conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                              ("%dms" % (lock_timeout * 1000), "%dms" % (statement_timeout * 1000)))
+        else:
+            self.conn.execute("SET SESSION lock_wait_timeout = %s, SESSION innodb_lock_wait_timeout = %s",
+                              (max(int(lock_timeout), 1), max(int(lock_timeout), 1)))
+            if statement_timeout and "mariadb" in str(self.conn.server_version()).lower():
+                self.conn.execute("SET SESSION max_statement_time = %s", (statement_timeout,))
 
     def next_batch(self):
         return max([row["batch"] or 0 for row in self.rows.values()] + [0]) + 1
 
-    def apply(self, migrations):
-        """Apply in order; stops at the first failure, which is recorded with its statement."""
-        parsed = [(m, statements_of(m.up_path, m.up_sql, self.engine)) for m in migrations]
-        self.history.create()
-        batch = self.next_batch()
+    def apply(self, migrations, batch):
         applied = []
-        for migration, statements in parsed:
-            applied.append(self._apply_one(migration, statements, batch))
-        return applied, batch
-
-    def _apply_one(self, migration, statements, batch):
-        started = time.monotonic()
-        try:
-            if self.conn.engine.transactional_ddl:
-                with self.conn.transaction():
-                    self.conn.run_statements(statements, migration.up_path)
-                    self._record(migration, APPLIED, batch, started, statements)
+        if self.params.get("transaction_mode") == "all" and self.conn.engine.transactional_ddl:
+            with self.conn.transaction():
+                for migration in migrations:
+                    applied.append(self._run_statements(migration, batch, in_transaction=True))
+            return applied
+        for migration in migrations:
+            if self.transactional(migration):
+                applied.append(self._with_lock_retries(lambda m=migration: self._apply_in_transaction(m, batch)))
             else:
-                self.conn.run_statements(statements, migration.up_path)
-                with self.conn.transaction():
-                    self._record(migration, APPLIED, batch, started, statements)
+                applied.append(self._apply_step_by_step(migration, batch))
+        return applied
+
+    def _apply_in_transaction(self, migration, batch):
+        try:
+            with self.conn.transaction():
+                return self._run_statements(migration, batch, in_transaction=True)
         except StatementError as e:
-            try:
-                with self.conn.transaction():
-                    self._record(migration, FAILED, batch, started, statements,
-                                 failed_statement=e.statement.index, error=e.cause)
-            except self.conn.engine.driver().Error as record_error:
-                # The session may be gone (killed, server restart): report the statement that failed.
-                e.details["history_not_recorded"] = error_text(record_error)
+            if self._is_lock_timeout(e):
+                raise
+            self._record_failure(migration, batch, e, 0)
             raise
-        return dict(migration.summary(), execution_ms=_ms_since(started), statements=len(statements))
 
-    def _record(self, migration, status, batch, started, statements, **failure):
-        self.history.record(migration, status, batch, self.applied_by, _ms_since(started), len(statements), **failure)
+    def _run_statements(self, migration, batch, in_transaction):
+        started = time.monotonic()
+        self.conn.run_statements(migration.up.statements, migration.up.display)
+        self._record(migration, APPLIED, batch, started)
+        self.history.audit("apply", APPLIED, self.actor, migration, batch)
+        return dict(migration.summary(), execution_ms=_ms_since(started), statements=len(migration.up.statements),
+                    transaction=in_transaction)
 
-    def rollback_candidates(self, steps, only=None):
-        """The newest `steps` migrations that ran (applied or failed part-way), newest first."""
-        by_version = {m.version: m for m in self.migrations}
-        rows = [row for row in self.rows.values() if row["status"] in (APPLIED, FAILED)]
-        if only is not None:
-            rows = [row for row in rows if row["version"] in only]
-        rows.sort(key=lambda row: (row["batch"] or 0, tuple(int(p) for p in row["version"].split("_"))), reverse=True)
-        chosen = []
-        for row in rows[:steps]:
-            migration = by_version.get(row["version"])
-            if migration is None:
-                raise DbopsError("cannot roll back %s_%s: its migration file is not in the given files"
-                                 % (row["version"], row["name"]))
-            if migration.down_path is None:
-                raise DbopsError("cannot roll back %s: no down file (%s)"
-                                 % (migration.up_path, migration.up_path[: -len(".up.sql")] + ".down.sql"))
-            chosen.append(migration)
-        return chosen
+    def _apply_step_by_step(self, migration, batch):
+        started = time.monotonic()
+        first = self.resume_from(migration)
+        self._record(migration, RUNNING, batch, started, failed_statement=None)
+        for statement in migration.up.statements[first - 1:]:
+            try:
+                self._with_lock_retries(lambda s=statement: self.conn.run_statements([s], migration.up.display))
+            except StatementError as e:
+                self._drop_invalid_index(e.statement.text)
+                self._record_failure(migration, batch, e, started)
+                raise
+        with self.conn.transaction():
+            self._record(migration, APPLIED, batch, started)
+            self.history.audit("apply", APPLIED, self.actor, migration, batch,
+                               detail="resumed at statement %d" % first if first > 1 else None)
+        result = dict(migration.summary(), execution_ms=_ms_since(started), statements=len(migration.up.statements),
+                      transaction=False)
+        if first > 1:
+            result["resumed_from_statement"] = first
+        return result
+
+    def _record(self, migration, status, batch, started, failed_statement=None, error=None):
+        self.history.write(dict(
+            version=migration.version, name=migration.name, checksum=migration.checksum, status=status, batch=batch,
+            applied_at=utc_now(self.engine), applied_by=self.actor, execution_ms=_ms_since(started) if started else 0,
+            statements=len(migration.up.statements), failed_statement=failed_statement, error=error))
+
+    def _record_failure(self, migration, batch, error, started):
+        """Say in the history which statement failed; a dead session cannot, and the error still says it."""
+        try:
+            with self.conn.transaction():
+                self._record(migration, FAILED, batch, started, failed_statement=error.statement.index, error=error.cause)
+                self.history.audit("apply", FAILED, self.actor, migration, batch,
+                                   detail="statement %d: %s" % (error.statement.index, error.cause))
+        except self.conn.engine.driver().Error as record_error:
+            error.details["history_not_recorded"] = error_text(record_error)
+
+    def _drop_invalid_index(self, sql):
+        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind; remove it."""
+        match = _CONCURRENT_INDEX.match(sql)
+        if not match or self.engine != "postgres":
+            return
+        name = match.group("name").strip('"')
+        try:
+            invalid = self.conn.query_value(
+                "SELECT COUNT(*) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " WHERE i.relname = %s AND NOT x.indisvalid AND pg_table_is_visible(i.oid)", (name,))
+            if invalid:
+                self.conn.execute("DROP INDEX CONCURRENTLY IF EXISTS %s" % self.conn.engine.quote_ident(name))
+        except self.conn.engine.driver().Error:
+            pass  # the failure being reported matters more; db_check index valid=true will flag it
+
+    def _is_lock_timeout(self, error):
+        return error.code in LOCK_TIMEOUT_ERRORS[self.engine]
+
+    def _with_lock_retries(self, work):
+        """Run work; on a lock timeout wait with jitter and try again, lock_retries times."""
+        retries = self.params.get("lock_retries", 3)
+        for attempt in range(retries + 1):
+            try:
+                return work()
+            except StatementError as e:
+                if not self._is_lock_timeout(e) or attempt == retries:
+                    raise
+                time.sleep(min(0.5 * 2 ** attempt, 10) * random.uniform(0.5, 1.5))
 
     def rollback(self, migrations):
         """Run the down files in the given order; each removes its history row when it succeeds."""
-        parsed = [(m, statements_of(m.down_path, read_sql(m.down_path), self.engine)) for m in migrations]
         done = []
-        for migration, statements in parsed:
+        for migration in migrations:
             started = time.monotonic()
-            if self.conn.engine.transactional_ddl:
-                with self.conn.transaction():
-                    self.conn.run_statements(statements, migration.down_path)
-                    self.history.remove(migration.version)
-            else:
-                self.conn.run_statements(statements, migration.down_path)
-                self.history.remove(migration.version)
-            done.append(dict(migration.summary(), file=migration.down_path,
-                             execution_ms=_ms_since(started), statements=len(statements)))
+            batch = self.rows.get(migration.version, {}).get("batch")
+            try:
+                if self.conn.engine.transactional_ddl and migration.down.transactional:
+                    with self.conn.transaction():
+                        self._roll_back_one(migration, batch)
+                else:
+                    self.conn.run_statements(migration.down.statements, migration.down.display)
+                    with self.conn.transaction():
+                        self._roll_back_one(migration, batch, run=False)
+            except StatementError as e:
+                self._audit_quietly("rollback", FAILED, migration, batch, "statement %d: %s" % (e.statement.index, e.cause))
+                raise
+            done.append(dict(migration.summary(), file=migration.down.display, execution_ms=_ms_since(started),
+                             statements=len(migration.down.statements)))
         return done
+
+    def _roll_back_one(self, migration, batch, run=True):
+        if run:
+            self.conn.run_statements(migration.down.statements, migration.down.display)
+        self.history.remove(migration.version)
+        self.history.audit("rollback", "rolled_back", self.actor, migration, batch)
+
+    def _audit_quietly(self, action, outcome, migration, batch, detail):
+        try:
+            self.history.audit(action, outcome, self.actor, migration, batch, detail)
+        except self.conn.engine.driver().Error:
+            pass
+
+    def baseline(self, migrations, batch, imported_from=None):
+        """Mark migrations as applied without running them (adopting an existing database)."""
+        with self.conn.transaction():
+            for migration in migrations:
+                self._record(migration, APPLIED, batch, None)
+                self.history.audit("baseline", APPLIED, self.actor, migration, batch,
+                                   detail="imported from %s" % imported_from if imported_from else None)
+        return [migration.summary() for migration in migrations]
+
+    def repair(self):
+        """Clear failed and interrupted rows; realign checksums of changed applied files."""
+        findings = self.findings()
+        cleared = [v for v, row in self.rows.items() if row["status"] in (FAILED, RUNNING)]
+        realigned = findings["drift"]
+        return cleared, realigned
+
+    def apply_repair(self, cleared, realigned):
+        with self.conn.transaction():
+            for version in cleared:
+                self.history.remove(version)
+                self.history.audit("repair", "cleared", self.actor, self.by_version.get(version),
+                                   detail="removed %s row of %s" % (self.rows[version]["status"], version))
+            for drift in realigned:
+                migration = self.by_version[drift["version"]]
+                self.conn.execute("UPDATE %s SET checksum = %%s WHERE version = %%s" % self.history.quoted,
+                                  (migration.checksum, migration.version))
+                self.history.audit("repair", "realigned", self.actor, migration,
+                                   detail="checksum %s -> %s" % (drift["history_checksum"], drift["file_checksum"]))
+
+
+def imported_versions(conn, source, migrations):
+    """Versions another tool recorded as applied: Laravel's `migrations` or golang-migrate's table."""
+    if source == "laravel":
+        names = {row[0] for row in conn.query("SELECT migration FROM migrations")}
+        return [m for m in migrations if "%s_%s" % (m.version, m.name) in names]
+    rows = conn.query("SELECT version, dirty FROM schema_migrations")
+    if not rows:
+        return []
+    version, dirty = rows[0]
+    if dirty:
+        raise DbopsError("schema_migrations says version %s is dirty; fix it with golang-migrate first" % version)
+    return [m for m in migrations if m.sort_key <= version_key(str(version))]
 
 
 def _ms_since(started):
-    return int((time.monotonic() - started) * 1000)
+    return int((time.monotonic() - started) * 1000) if started else 0
+
+
+def load_from_params(params, engine):
+    """The migrations the task names: a directory, or one file of it (`path`), shipped or on disk."""
+    layout = params["layout"]
+    if params["path"]:
+        directory, only = split_path(params["path"], layout)
+    else:
+        directory, only = params["migrations_dir"], None
+    source = ShippedSource(directory, params["_files"]) if params.get("_files") is not None else DiskSource(directory)
+    migrations = load_migrations(source, engine, layout, only)
+    if params["path"] and not migrations:
+        raise DbopsError("path %s: no such migration" % params["path"])
+    return migrations
 
 
 def run_migrate_apply(module):
-    """The migrate_apply module: read and validate every file, then plan, then apply or roll back."""
+    """The migrate_apply module: read and check every file, plan, then act under the migrator lock."""
     params = module.params
-    if params["path"]:
-        migrations = load_file(params["path"])
-    else:
-        migrations = load_directory(params["migrations_dir"])
-    for migration in migrations:
-        migration.up_sql  # read and decode every file before touching the database
     if params["steps"] < 1:
         raise DbopsError("steps must be 1 or more, got %d" % params["steps"])
-
+    if params["batch"] is not None and params["batch"] != "last" and not params["batch"].isdigit():
+        raise DbopsError("batch must be a batch number or 'last', got %s" % params["batch"])
+    migrations = load_from_params(params, params["engine"])
+    if params["transaction_mode"] == "all" and params["engine"] != "postgres":
+        raise DbopsError("transaction_mode=all needs transactional DDL, which only PostgreSQL has")
     conn = module.connect()
+    lock = None
     try:
-        migrator = Migrator(conn, migrations, params["history_table"], params["applied_by"], params["out_of_order"])
-        result = dict(changed=False, applied=[], rolled_back=[], pending=[], batch=None,
-                      missing_files=[] if params["path"] else migrator.missing_files(),
-                      history_table=params["history_table"])
-        if params["state"] == "applied":
-            todo = migrator.pending()
-            files = [(m.up_path, m.up_sql) for m in todo]
-        else:
-            only = {m.version for m in migrations} if params["path"] else None
-            todo = migrator.rollback_candidates(params["steps"], only)
-            files = [(m.down_path, read_sql(m.down_path)) for m in todo]
-        result["pending"] = [dict(m.summary(), statements=len(statements_of(path, sql, conn.engine.name)))
-                             for m, (path, sql) in zip(todo, files)]
-        result["changed"] = bool(todo)
-        if module._diff and todo:
-            result["diff"] = dict(prepared="".join("-- %s\n%s\n" % (path, sql.rstrip()) for path, sql in files))
-        if module.check_mode or not todo:
+        history = History(conn, params["history_table"], params["history_schema"], params["audit_table"])
+        migrator = Migrator(conn, migrations, history, params)
+        result = dict(changed=False, applied=[], rolled_back=[], baselined=[], pending=[], batch=None,
+                      history_table=history.table, findings=migrator.findings(),
+                      missing_files=[] if params["path"] else sorted(
+                          v for v in migrator.applied_versions() if v not in migrator.by_version))
+        plan, scripts = plan_for(migrator, params, result)
+        result["pending"] = plan
+        result["changed"] = bool(plan)
+        if module._diff and scripts:
+            result["diff"] = dict(prepared="".join("-- %s\n%s\n" % (s.display, s.text.rstrip()) for s in scripts))
+        if module.check_mode or not plan:
             return result
-        if params["state"] == "applied":
-            result["applied"], result["batch"] = migrator.apply(todo)
-        else:
-            result["rolled_back"] = migrator.rollback(todo)
-        result["pending"] = []
+        lock = MigratorLock(conn, history)
+        lock.acquire(params["lock_wait_timeout"])
+        migrator = Migrator(conn, migrations, history, params)  # re-read: another run may have applied meanwhile
+        plan, scripts = plan_for(migrator, params, result)
+        if not plan:
+            result.update(changed=False, pending=[])
+            return result
+        act(migrator, params, result)
+        result["history"] = sorted(migrator.history.rows().values(), key=lambda row: version_key(row["version"]))
         return result
     finally:
+        if lock is not None:
+            lock.release()
         conn.close()
+
+
+def plan_for(migrator, params, result):
+    """What the state asks for: (plan entries, scripts that would run)."""
+    state = params["state"]
+    if state == "applied":
+        findings = migrator.findings()
+        result["findings"] = findings
+        migrator.check_findings(findings)
+        todo = migrator.pending(params["target"])
+        return [migrator.plan_entry(m) for m in todo], [m.up for m in todo]
+    if state == "rolled_back":
+        only = {m.version for m in migrator.migrations} if params["path"] else None
+        todo = migrator.rollback_candidates(params["steps"], params["batch"], params["target"], only)
+        return [migrator.plan_entry(m, m.down) for m in todo], [m.down for m in todo]
+    if state == "baseline":
+        if params["baseline_from"]:
+            todo = imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
+        else:
+            todo = migrator.pending(params["target"])
+        return [dict(m.summary(), action="baseline") for m in todo], []
+    cleared, realigned = migrator.repair()
+    result["repair"] = dict(cleared=cleared, realigned=realigned)
+    return [dict(version=v, action="clear") for v in cleared] + [dict(d, action="realign") for d in realigned], []
+
+
+def act(migrator, params, result):
+    state = params["state"]
+    migrator.prepare()
+    if state == "applied":
+        result["batch"] = migrator.next_batch()
+        todo = migrator.pending(params["target"])
+        # One row per run before anything runs: a run killed mid-way leaves this, and the history shows how far it got.
+        migrator.history.audit("run", "started", migrator.actor, batch=result["batch"],
+                               detail="applying " + ", ".join(m.version for m in todo))
+        result["applied"] = migrator.apply(todo, result["batch"])
+    elif state == "rolled_back":
+        only = {m.version for m in migrator.migrations} if params["path"] else None
+        result["rolled_back"] = migrator.rollback(
+            migrator.rollback_candidates(params["steps"], params["batch"], params["target"], only))
+    elif state == "baseline":
+        result["batch"] = migrator.next_batch()
+        todo = (imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
+                if params["baseline_from"] else migrator.pending(params["target"]))
+        result["baselined"] = migrator.baseline(todo, result["batch"], params["baseline_from"])
+    else:
+        migrator.apply_repair(*migrator.repair())
+    result["pending"] = []

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
-from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import read_sql
+from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import DiskSource
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import (
     SplitError, first_keyword, split_statements, summarize)
 
@@ -16,7 +16,11 @@ DATA_KEYWORDS = ("insert", "update", "delete", "replace", "merge", "select", "wi
 def load_script(params, engine):
     """(source name, statements) from `sql` or `file`; split before anything runs."""
     if params["file"]:
-        source, text = params["file"], read_sql(params["file"])
+        source = params["file"]
+        try:
+            text = DiskSource("").read(source).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DbopsError("%s: not valid UTF-8 (byte %d)" % (source, e.start))
     else:
         sql = params["sql"]
         source, text = "sql", sql if isinstance(sql, str) else ";\n".join(sql)

@@ -7,63 +7,150 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: migrate_apply
-short_description: Apply or roll back SQL migrations, recorded in a history table
+short_description: Apply, roll back, baseline or repair SQL migrations, recorded in history and audit tables
 version_added: 0.1.0
 description:
-  - Applies the pending C(<version>_<name>.up.sql) files of O(migrations_dir) in version order, or the
-    one file given by O(path), and records each in a history table (version, name, sha256 checksum,
-    status, batch, applied_at, applied_by, execution_ms).
+  - Applies pending migrations in version order, or the one given by O(path), and records each in a
+    history table (version, name, sha256 checksum of the script, status, batch, applied_at, applied_by,
+    execution_ms, statement count, and for a failure the failing statement and error), plus an append-only
+    audit table of every action (apply, rollback, baseline, repair) with who, when and outcome.
   - Versions are groups of digits joined by C(_) and sort as numbers, so C(2024_12_24_000100),
     C(20190100000004000000) and C(0007) all work.
-  - On PostgreSQL each migration runs in its own transaction together with its history row, so a
-    failure leaves the database as it was before that migration.
-  - MySQL and MariaDB commit DDL implicitly. A failing migration is recorded in the history as
-    C(failed) with the number of the failing statement and the server's error, so the record says
-    exactly how far it got; roll it back with its down file (O(state=rolled_back)).
-  - Every file is read, decoded and split into statements before anything is changed, so a bad
-    file fails the run with nothing applied.
-  - An applied migration whose file changed since (checksum drift) fails the run before anything
-    is applied, naming the file and both checksums.
-  - With O(state=rolled_back) runs the C(.down.sql) files of the newest O(steps) migrations (or of
-    the migration at O(path)) and removes their history rows.
-  - In check mode nothing is written, not even the history table; the result lists what would run.
+  - Every file is read, decoded as UTF-8, checked for markers and split into statements before
+    anything changes; a bad name, duplicate version, unreadable or non-UTF-8 file, unknown marker or
+    unterminated quote fails the run naming the file.
+  - One migrator per database. The run takes a session-level lock (PostgreSQL C(pg_try_advisory_lock),
+    MySQL C(GET_LOCK)) that dies with the connection, so a killed run never leaves a stale lock; a second
+    run waits up to O(lock_wait_timeout) and then fails naming the holder (pid, user, application, client, since).
+  - B(PostgreSQL) runs each migration in its own transaction with its history and audit rows (O(transaction_mode)).
+    A file whose first lines hold the marker C(-- dbops:no-transaction) runs statement by statement outside a
+    transaction, for C(CREATE INDEX CONCURRENTLY); if such a build fails, the INVALID index it leaves is dropped.
+  - B(MySQL/MariaDB) commit DDL implicitly, so there each migration runs step by step. A C(running) history row is
+    written first; a failure at statement k is recorded as C(failed) at k with the error; after the file is fixed, a
+    re-run resumes at statement k. A run killed mid-migration leaves the C(running) row, and the next run refuses to
+    guess (roll it back or repair it).
+  - The session gets O(lock_timeout) and O(statement_timeout); a statement (step by step) or migration
+    (transactional) that hits the lock timeout is retried O(lock_retries) times with jittered backoff.
+  - Drift and order are checked before anything is applied. An applied migration whose file changed fails the
+    run naming the file and both checksums; applied versions whose files are gone are listed in RV(missing_files);
+    a pending migration older than the newest applied one fails unless O(out_of_order=true).
+  - In check mode nothing is written (no history table, no lock); the result is the plan (RV(pending)), with the
+    SQL in the diff when run with C(--diff).
+  - By default the files are read on the controller and shipped to the module by the action plugin, like
+    M(ansible.builtin.copy) does, so a play can target a bastion that reaches the database while the
+    migrations stay in the playbook repository. With O(remote_src=true) they are read on the managed host.
 extends_documentation_fragment:
   - dbops.runbooks.connection
   - dbops.runbooks.attributes
 attributes:
   check_mode:
     support: full
-    details: Reads the history table if it exists; returns the plan. Writes nothing.
+    details: Reads the history table if it exists; returns the plan. Writes nothing and takes no lock.
   diff_mode:
     support: full
     details: The diff shows the SQL that runs (or would run).
 options:
   state:
     description:
-      - V(applied) applies pending migrations; V(rolled_back) runs down files.
+      - V(applied) applies pending migrations up to O(target) (default all).
+      - V(rolled_back) runs down scripts, newest first, of the last O(steps) migrations, of O(batch), or of every
+        migration newer than O(target); refuses before changing anything when a down script is missing.
+      - V(baseline) records migrations up to O(target) as applied without running them, to adopt an existing
+        database; with O(baseline_from) it takes the applied versions from another tool's table.
+      - V(repair) removes C(failed) and C(running) rows and realigns the checksums of changed applied files.
     type: str
     default: applied
-    choices: [applied, rolled_back]
+    choices: [applied, rolled_back, baseline, repair]
   migrations_dir:
     description:
-      - Directory holding C(<version>_<name>.up.sql) and optional C(<version>_<name>.down.sql) files.
-      - Files not ending in C(.sql) are ignored; a C(.sql) file with another name fails the run.
+      - Directory holding the migrations, laid out as O(layout) says. Relative paths are looked up like
+        M(ansible.builtin.copy) looks up C(src) (the role's or playbook's C(files) folder, then the playbook folder).
       - Exactly one of O(migrations_dir) and O(path) is required.
     type: path
   path:
     description:
-      - One C(.up.sql) file, like C(artisan migrate --path). Only this migration is applied or rolled back.
+      - One migration of a directory, like C(artisan migrate --path) - the C(.up.sql) file (V(flat)), the C(.sql)
+        file (V(sections)) or the migration's directory (V(directories)).
     type: path
+  layout:
+    description:
+      - V(flat) - C(<version>_<name>.up.sql) and optional C(<version>_<name>.down.sql). A dialect file
+        C(<version>_<name>.<postgres|mysql>.up.sql) replaces the generic file of that version for that engine
+        (and is ignored on the other); an empty file is a valid no-op.
+      - V(sections) - one C(<version>_<name>.sql) per migration holding a C(-- migrate:up) section and an
+        optional C(-- migrate:down) section.
+      - V(directories) - C(<version>_<name>/migration.sql) per migration (Prisma), up only.
+    type: str
+    default: flat
+    choices: [flat, sections, directories]
+  remote_src:
+    description:
+      - Read the migrations on the managed host instead of the controller.
+    type: bool
+    default: false
+  target:
+    description:
+      - With O(state=applied) or O(state=baseline), the newest version to apply or record.
+      - With O(state=rolled_back), roll back every migration newer than this version.
+    type: str
   steps:
     description:
-      - With O(state=rolled_back) and O(migrations_dir), how many of the newest migrations to roll back.
+      - With O(state=rolled_back), how many of the newest migrations to roll back (when neither O(batch) nor O(target) is given).
     type: int
     default: 1
+  batch:
+    description:
+      - With O(state=rolled_back), roll back every migration of this batch number, or of the V(last) batch.
+    type: str
+  baseline_from:
+    description:
+      - With O(state=baseline), import the applied versions from Laravel's C(migrations) table (V(laravel))
+        or golang-migrate's C(schema_migrations) table (V(golang_migrate)) in the same database.
+    type: str
+    choices: [laravel, golang_migrate]
+  transaction_mode:
+    description:
+      - PostgreSQL only. V(per_migration) runs each migration in its own transaction; V(all) runs every pending
+        migration in one transaction (all or nothing); V(none) runs statement by statement like MySQL.
+      - Files marked C(-- dbops:no-transaction) always run outside a transaction.
+    type: str
+    default: per_migration
+    choices: [per_migration, all, none]
+  lock_timeout:
+    description:
+      - Seconds a statement may wait for a table lock before it fails (PostgreSQL C(lock_timeout), MySQL
+        C(lock_wait_timeout) and C(innodb_lock_wait_timeout)). Short by default, so a migration queued behind a long
+        transaction does not stall the application's queries behind it.
+    type: float
+    default: 5
+  lock_retries:
+    description:
+      - How many times to retry after a lock timeout, with jittered exponential backoff.
+    type: int
+    default: 3
+  statement_timeout:
+    description:
+      - Seconds a statement may run (PostgreSQL C(statement_timeout), MariaDB C(max_statement_time)); V(0) is no limit.
+    type: float
+    default: 0
+  lock_wait_timeout:
+    description:
+      - Seconds to wait for another migrator's lock on this database before failing with the holder's details.
+    type: float
+    default: 60
   history_table:
     description:
-      - Name of the history table, in the database (MySQL) or current schema (PostgreSQL) of the connection.
+      - Name of the history table.
     type: str
     default: dbops_schema_history
+  history_schema:
+    description:
+      - Schema (PostgreSQL) or database (MySQL) of the history and audit tables; default the connection's current one.
+    type: str
+  audit_table:
+    description:
+      - Name of the audit table; defaults to O(history_table) with C(_audit) appended.
+    type: str
   out_of_order:
     description:
       - Allow applying a pending migration older than the newest applied one.
@@ -71,7 +158,7 @@ options:
     default: false
   applied_by:
     description:
-      - Who applies the migrations, recorded in the history. Defaults to C(user@host) of the module's process.
+      - Who applies the migrations, recorded in the history and audit. Defaults to C(user@host) of the module's process.
     type: str
 seealso:
   - module: dbops.runbooks.db_check
@@ -89,52 +176,81 @@ EXAMPLES = r"""
     login_db: academy
     path: migrations/2024_12_24_000000_create_community_core_tables.up.sql
 
-- name: Apply every pending migration in version order
+- name: Apply every pending migration in version order, each in its own transaction
   dbops.runbooks.migrate_apply:
     engine: postgres
     login_db: app
     migrations_dir: db/migrations
+    lock_timeout: 2
+    lock_retries: 5
   register: migrate_result
 
-- name: Roll back the last migration with its down file
+- name: Roll back the last batch with its down files
   dbops.runbooks.migrate_apply:
     engine: postgres
     login_db: app
     migrations_dir: db/migrations
     state: rolled_back
-    steps: 1
+    batch: last
+
+- name: Adopt a database migrated by Laravel
+  dbops.runbooks.migrate_apply:
+    engine: mysql
+    login_db: academy
+    migrations_dir: migrations
+    state: baseline
+    baseline_from: laravel
 """
 
 RETURN = r"""
 applied:
-  description: Migrations applied by this run, in order.
+  description: Migrations applied by this run, in order, with C(execution_ms), C(statements) and C(transaction).
   returned: always
   type: list
   elements: dict
   sample: [{version: "2024_12_24_000000", name: create_community_core_tables,
             file: migrations/2024_12_24_000000_create_community_core_tables.up.sql,
-            execution_ms: 41, statements: 5}]
+            execution_ms: 41, statements: 5, transaction: false}]
 rolled_back:
-  description: Migrations rolled back by this run, in order; C(file) is the down file.
+  description: Migrations rolled back by this run, in order; C(file) is the down script.
+  returned: always
+  type: list
+  elements: dict
+baselined:
+  description: Migrations recorded as applied without running (O(state=baseline)).
   returned: always
   type: list
   elements: dict
 pending:
   description:
-    - Migrations that would run (check mode) or that are still pending after the run, with their statement count.
-    - With O(state=rolled_back), the migrations that would be rolled back.
+    - The plan, in order - in check mode what would run, after a run what is still pending (empty).
+    - Each entry has C(file), C(statements), C(transaction) (whether it runs in one transaction) and, for a
+      migration that failed step by step, C(resume_from_statement).
   returned: always
   type: list
   elements: dict
+findings:
+  description: Drift (C(drift)), order (C(out_of_order)) and interrupted-run (C(interrupted)) findings.
+  returned: always
+  type: dict
 batch:
-  description: Batch number of this run in the history table (one run is one batch); null when nothing ran.
+  description: Batch number of this run (one run is one batch); null when nothing ran.
   returned: always
   type: int
+history:
+  description: The history rows after the run, in version order.
+  returned: when something ran
+  type: list
+  elements: dict
 missing_files:
   description: Versions recorded as applied whose files are not among the given files.
   returned: always
   type: list
   elements: str
+repair:
+  description: With O(state=repair), the versions cleared and the checksums realigned.
+  returned: when O(state=repair)
+  type: dict
 history_table:
   description: The history table used.
   returned: always
@@ -165,13 +281,26 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import r
 def main():
     module = DatabaseModule(
         argument_spec=dict(
-            state=dict(type="str", default="applied", choices=["applied", "rolled_back"]),
+            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair"]),
             migrations_dir=dict(type="path"),
             path=dict(type="path"),
+            layout=dict(type="str", default="flat", choices=["flat", "sections", "directories"]),
+            remote_src=dict(type="bool", default=False),
+            target=dict(type="str"),
             steps=dict(type="int", default=1),
+            batch=dict(type="str"),
+            baseline_from=dict(type="str", choices=["laravel", "golang_migrate"]),
+            transaction_mode=dict(type="str", default="per_migration", choices=["per_migration", "all", "none"]),
+            lock_timeout=dict(type="float", default=5),
+            lock_retries=dict(type="int", default=3),
+            statement_timeout=dict(type="float", default=0),
+            lock_wait_timeout=dict(type="float", default=60),
             history_table=dict(type="str", default="dbops_schema_history"),
+            history_schema=dict(type="str"),
+            audit_table=dict(type="str"),
             out_of_order=dict(type="bool", default=False),
             applied_by=dict(type="str"),
+            _files=dict(type="dict"),  # set by the action plugin: {relative path: base64 content}
         ),
         required_one_of=[("migrations_dir", "path")],
         mutually_exclusive=[("migrations_dir", "path")],

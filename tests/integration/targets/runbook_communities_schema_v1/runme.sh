@@ -17,7 +17,7 @@ export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 sql() { MYSQL_PWD=$PASSWORD mariadb --no-defaults -h 127.0.0.1 -P 53306 -u dbops -N -B "$@"; }
 tables() { sql -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '$DB' ORDER BY 1" | tr '\n' ' '; }
-app_tables() { tables | tr ' ' '\n' | grep -v '^dbops_schema_history$' | tr '\n' ' ' || true; }
+app_tables() { tables | tr ' ' '\n' | grep -v '^dbops_schema_history' | tr '\n' ' ' || true; }
 fresh_db() { sql -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4"; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
 # The local inventory, pointed at the test database (and at other migrations when given).

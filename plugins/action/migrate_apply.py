@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the migrations on the controller and ship them to the module (unless remote_src)."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+# The module reads these from the shipped files; anything else in the folder stays on the controller.
+SHIPPED_SUFFIX = ".sql"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        if not args.get("remote_src"):
+            key = "path" if args.get("path") else "migrations_dir"
+            wanted = args.get(key)
+            if wanted:
+                try:
+                    found = self._find_needle("files", wanted)
+                except AnsibleError:
+                    what = "no such directory" if key == "migrations_dir" else "no such file or directory"
+                    result.update(failed=True, msg="%s %s: %s (on the controller)" % (key, wanted, what))
+                    return result
+                if key == "migrations_dir" and not os.path.isdir(found):
+                    result.update(failed=True, msg="migrations_dir %s: no such directory (on the controller)" % wanted)
+                    return result
+                args[key] = found
+                folder = found if key == "migrations_dir" else os.path.dirname(found.rstrip("/"))
+                if key == "path" and os.path.isdir(found):  # layout directories: path is the migration's folder
+                    folder = os.path.dirname(found.rstrip("/"))
+                args["_files"] = self._read_folder(folder)
+        result.update(self._execute_module(module_name="dbops.runbooks.migrate_apply", module_args=args,
+                                           task_vars=task_vars))
+        return result
+
+    @staticmethod
+    def _read_folder(folder):
+        """The .sql files of a folder and of its direct subfolders (one migration per folder)."""
+        files = {}
+        for entry in sorted(os.listdir(folder)):
+            full = os.path.join(folder, entry)
+            if os.path.isdir(full):
+                for inner in sorted(os.listdir(full)):
+                    if inner.endswith(SHIPPED_SUFFIX) and os.path.isfile(os.path.join(full, inner)):
+                        files[entry + "/" + inner] = _encoded(os.path.join(full, inner))
+            elif entry.endswith(SHIPPED_SUFFIX):
+                files[entry] = _encoded(full)
+        return files
+
+
+def _encoded(path):
+    with open(path, "rb") as handle:
+        return to_text(base64.b64encode(handle.read()))

@@ -18,6 +18,7 @@ SHIPPED_SUFFIX = ".sql"
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -40,8 +41,11 @@ class ActionModule(ActionBase):
                 if key == "path" and os.path.isdir(found):  # layout directories: path is the migration's folder
                     folder = os.path.dirname(found.rstrip("/"))
                 args["_files"] = self._read_folder(folder)
+        wrap_async = self._task.async_val and not self._connection.has_native_async
         result.update(self._execute_module(module_name="dbops.runbooks.migrate_apply", module_args=args,
-                                           task_vars=task_vars))
+                                           task_vars=task_vars, wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
 
     @staticmethod

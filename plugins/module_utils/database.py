@@ -313,10 +313,9 @@ def error_text(exc):
 
 def error_code(exc):
     """SQLSTATE (psycopg) or error number (PyMySQL) of a driver error, for retry decisions."""
-    sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate:
-        return sqlstate
-    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if exc.args and isinstance(exc.args[0], int):  # PyMySQL: (errno, message)
+        return exc.args[0]
+    return getattr(exc, "sqlstate", None)
 
 
 def describe_target(params):

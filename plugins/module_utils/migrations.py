@@ -25,6 +25,7 @@ import time
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import without_leading_comments
 
 APPLIED = "applied"
 FAILED = "failed"
@@ -141,7 +142,9 @@ class MigratorLock:
                 ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF))
         else:
             rows = self.conn.query_dicts(
-                "SELECT id AS pid, user, host AS address, db AS application,"
+                "SELECT id AS pid, user, host AS address, COALESCE((SELECT MAX(attr_value)"
+                " FROM performance_schema.session_connect_attrs WHERE processlist_id = id AND attr_name = 'program_name'),"
+                " '(unknown)') AS application,"
                 " NOW() - INTERVAL time SECOND AS since FROM information_schema.processlist WHERE id = IS_USED_LOCK(%s)",
                 (self.name,))
         if not rows:
@@ -149,6 +152,14 @@ class MigratorLock:
         holder = rows[0]
         return "pid %s, user %s, application %s, client %s, since %s" % (
             holder["pid"], holder["user"], holder["application"], holder["address"], holder["since"])
+
+    def probe(self):
+        """True when no other migrator holds the lock (taken and given back at once)."""
+        if not self._try():
+            return False
+        self.held = True
+        self.release()
+        return True
 
     def release(self):
         if not self.held:
@@ -175,6 +186,8 @@ class Migrator:
         self.params = params
         self.actor = params.get("applied_by") or default_operator()
         self.rows = history.rows()
+        self.another_running = False
+        self.lock_retries_used = 0
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -190,8 +203,9 @@ class Migrator:
         newest = max((version_key(v) for v in applied), default=None)
         early = [m.summary() for m in self.pending_all()
                  if newest is not None and m.sort_key < newest] if not self.params.get("out_of_order") else []
+        # A running row under a live migrator is its work in progress, not an interrupted run.
         interrupted = [dict(version=v, name=row["name"], since=row["applied_at"])
-                       for v, row in self.rows.items() if row["status"] == RUNNING]
+                       for v, row in self.rows.items() if row["status"] == RUNNING and not self.another_running]
         return dict(drift=drift, out_of_order=early, interrupted=interrupted)
 
     def check_findings(self, findings):
@@ -288,10 +302,12 @@ class Migrator:
                     applied.append(self._run_statements(migration, batch, in_transaction=True))
             return applied
         for migration in migrations:
+            self.lock_retries_used = 0
             if self.transactional(migration):
-                applied.append(self._with_lock_retries(lambda m=migration: self._apply_in_transaction(m, batch)))
+                entry = self._with_lock_retries(lambda m=migration: self._apply_in_transaction(m, batch))
             else:
-                applied.append(self._apply_step_by_step(migration, batch))
+                entry = self._apply_step_by_step(migration, batch)
+            applied.append(dict(entry, lock_retries=self.lock_retries_used))
         return applied
 
     def _apply_in_transaction(self, migration, batch):
@@ -351,7 +367,7 @@ class Migrator:
 
     def _drop_invalid_index(self, sql):
         """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind; remove it."""
-        match = _CONCURRENT_INDEX.match(sql)
+        match = _CONCURRENT_INDEX.match(without_leading_comments(sql, self.engine))
         if not match or self.engine != "postgres":
             return
         name = match.group("name").strip('"')
@@ -376,6 +392,7 @@ class Migrator:
             except StatementError as e:
                 if not self._is_lock_timeout(e) or attempt == retries:
                     raise
+                self.lock_retries_used += 1
                 time.sleep(min(0.5 * 2 ** attempt, 10) * random.uniform(0.5, 1.5))
 
     def rollback(self, migrations):
@@ -484,10 +501,16 @@ def run_migrate_apply(module):
     if params["transaction_mode"] == "all" and params["engine"] != "postgres":
         raise DbopsError("transaction_mode=all needs transactional DDL, which only PostgreSQL has")
     conn = module.connect()
-    lock = None
+    history = History(conn, params["history_table"], params["history_schema"], params["audit_table"])
+    lock = MigratorLock(conn, history)
     try:
-        history = History(conn, params["history_table"], params["history_schema"], params["audit_table"])
+        if module.check_mode:
+            another_running = not lock.probe()
+        else:
+            lock.acquire(params["lock_wait_timeout"])  # plan under the lock: what another run applied is seen
+            another_running = False
         migrator = Migrator(conn, migrations, history, params)
+        migrator.another_running = another_running
         result = dict(changed=False, applied=[], rolled_back=[], baselined=[], pending=[], batch=None,
                       history_table=history.table, findings=migrator.findings(),
                       missing_files=[] if params["path"] else sorted(
@@ -499,19 +522,11 @@ def run_migrate_apply(module):
             result["diff"] = dict(prepared="".join("-- %s\n%s\n" % (s.display, s.text.rstrip()) for s in scripts))
         if module.check_mode or not plan:
             return result
-        lock = MigratorLock(conn, history)
-        lock.acquire(params["lock_wait_timeout"])
-        migrator = Migrator(conn, migrations, history, params)  # re-read: another run may have applied meanwhile
-        plan, scripts = plan_for(migrator, params, result)
-        if not plan:
-            result.update(changed=False, pending=[])
-            return result
         act(migrator, params, result)
         result["history"] = sorted(migrator.history.rows().values(), key=lambda row: version_key(row["version"]))
         return result
     finally:
-        if lock is not None:
-            lock.release()
+        lock.release()
         conn.close()
 
 

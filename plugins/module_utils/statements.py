@@ -221,6 +221,12 @@ def _has_code(text, mysql):
     return _code_start(text, mysql) >= 0
 
 
+def without_leading_comments(text, engine):
+    """The statement from its first code character on."""
+    i = _code_start(text, engine == "mysql")
+    return text[i:] if i >= 0 else ""
+
+
 def first_keyword(text, engine):
     """The first word of a statement after any leading comments, lower-cased ("" if none)."""
     i = _code_start(text, engine == "mysql")

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # make demo: run the communities_schema_v1 runbook against the local stack and print a summary.
 # Extra arguments go to ansible-playbook (for example --check --diff, or --tags deploy-community-core-schema).
+# The demo app's /health is polled during the run and the measured 503 window is printed at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 mkdir -p build
 log=build/demo.log
+app_url=${DBOPS_APP_URL:-http://127.0.0.1:58080}
+python3 roles/downtime_probe/files/downtime_poller.py --url "$app_url/health" --interval 0.1 >build/downtime.txt 2>&1 &
+poller=$!
+trap 'kill "$poller" 2>/dev/null || true' EXIT
 started=$(date +%s)
 status=0
 ANSIBLE_NOCOLOR=1 ansible-playbook -i inventories/local playbooks/communities_schema_v1.yml "$@" >"$log" 2>&1 || status=$?
 elapsed=$(( $(date +%s) - started ))
+kill -TERM "$poller" 2>/dev/null || true
+wait "$poller" || true
 echo "== communities_schema_v1 on the local stack (full log: $log) =="
 grep -E '^(TASK|fatal|changed|ok:|failed)' "$log" | grep -E '^TASK \[' | sed -E 's/^TASK \[(.*)\] \**$/  - \1/' | awk '!seen[$0]++' | head -n 40
 echo
 sed -n '/TASK \[Print the step summary\]/,/^$/p' "$log" | grep -E '^\s+"' || true
 grep -E '^academy-db +:' "$log" | sed 's/^/recap: /'
+echo
+echo "== downtime of the demo app during the run, measured on $app_url/health =="
+cat build/downtime.txt
 echo "elapsed: ${elapsed}s, exit status: $status"
 exit $status

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Local stack for the demo and the tests: throwaway PostgreSQL and MariaDB servers and moto_server
-# (the AWS API), all on 127.0.0.1 and non-default ports, data under .stack/ in the repository.
+# Local stack for the demo and the tests: throwaway PostgreSQL and MariaDB servers, moto_server
+# (the AWS API) and the academy demo app (examples/academy/app), all on 127.0.0.1 and non-default
+# ports, data under .stack/ in the repository.
 #
 #   scripts/stack.sh up       start what is not running (idempotent); installs Debian packages as root
+#                             (the demo app starts last: it reads the academy database on MariaDB)
 #   scripts/stack.sh status   one line per service; exit 1 when one is down
 #   scripts/stack.sh down     stop everything (data is kept; `down --wipe` deletes it)
 #   scripts/stack.sh env      print the DBOPS_* connection variables for a shell (eval "$(...)")
@@ -15,6 +17,9 @@ VENV=${DBOPS_VENV:-$ROOT/.venv}
 PG_PORT=${DBOPS_PG_PORT:-55432}
 MYSQL_PORT=${DBOPS_MYSQL_PORT:-53306}
 MOTO_PORT=${DBOPS_MOTO_PORT:-55000}
+APP_PORT=${DBOPS_APP_PORT:-58080}
+# The demo app's base path: its Laravel-style maintenance file is storage/framework/down under it.
+APP_DIR=$STACK_DIR/app
 # Local-only credentials of the throwaway servers; never used outside this stack.
 STACK_USER=dbops
 STACK_PASSWORD=${DBOPS_STACK_PASSWORD:-dbops-local-stack}
@@ -49,6 +54,7 @@ prepare_dir() {  # a data folder owned by the service account
 
 pg_running() { [ -S "$STACK_DIR/run/.s.PGSQL.$PG_PORT" ] && as_service_user postgres "$(pg_bindir)/pg_ctl" -D "$STACK_DIR/postgres" status >/dev/null 2>&1; }
 mysql_running() { [ -S "$STACK_DIR/run/mysqld.sock" ] && mariadb --no-defaults -S "$STACK_DIR/run/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
+app_running() { [ -f "$STACK_DIR/run/app.pid" ] && kill -0 "$(cat "$STACK_DIR/run/app.pid")" 2>/dev/null; }
 moto_running() { [ -f "$STACK_DIR/run/moto.pid" ] && kill -0 "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null; }
 
 postgres_up() {
@@ -123,6 +129,23 @@ moto_up() {
   say "moto_server up on http://127.0.0.1:$MOTO_PORT"
 }
 
+app_up() {
+  if app_running; then say "academy demo app already running on http://127.0.0.1:$APP_PORT"; return 0; fi
+  [ -x "$VENV/bin/python" ] || die "python not found in $VENV (run 'make venv' first)"
+  mkdir -p "$APP_DIR/storage/framework"
+  ACADEMY_DB_PASSWORD=$STACK_PASSWORD setsid "$VENV/bin/python" "$ROOT/examples/academy/app/academy_api.py" \
+    --port "$APP_PORT" --base-path "$APP_DIR" --db-port "$MYSQL_PORT" --db-user "$STACK_USER" --db-name "$STACK_DB" \
+    </dev/null >"$STACK_DIR/log/app.log" 2>&1 &
+  echo $! >"$STACK_DIR/run/app.pid"
+  local tries=0
+  until curl -fs -o /dev/null "http://127.0.0.1:$APP_PORT/metrics"; do
+    tries=$((tries + 1))
+    { [ $tries -le 100 ] && app_running; } || die "academy demo app did not start, see $STACK_DIR/log/app.log"
+    sleep 0.1
+  done
+  say "academy demo app up on http://127.0.0.1:$APP_PORT (maintenance file $APP_DIR/storage/framework/down)"
+}
+
 cmd_up() {
   ensure_packages
   mkdir -p "$STACK_DIR/run" "$STACK_DIR/log"
@@ -132,6 +155,7 @@ cmd_up() {
   postgres_up
   mysql_up
   moto_up
+  app_up
 }
 
 cmd_status() {
@@ -139,10 +163,17 @@ cmd_status() {
   if pg_running; then echo "postgres  up    127.0.0.1:$PG_PORT"; else echo "postgres  down"; rc=1; fi
   if mysql_running; then echo "mariadb   up    127.0.0.1:$MYSQL_PORT"; else echo "mariadb   down"; rc=1; fi
   if moto_running; then echo "moto      up    http://127.0.0.1:$MOTO_PORT"; else echo "moto      down"; rc=1; fi
+  if app_running; then echo "app       up    http://127.0.0.1:$APP_PORT"; else echo "app       down"; rc=1; fi
   return $rc
 }
 
 cmd_down() {
+  if app_running; then
+    local app_pid; app_pid=$(cat "$STACK_DIR/run/app.pid")
+    kill "$app_pid" 2>/dev/null || true
+    while kill -0 "$app_pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$STACK_DIR/run/app.pid"
   if pg_running; then as_service_user postgres "$(pg_bindir)/pg_ctl" -D "$STACK_DIR/postgres" -m fast -w stop >/dev/null; fi
   if [ -f "$STACK_DIR/run/mariadb.pid" ]; then
     local pid; pid=$(cat "$STACK_DIR/run/mariadb.pid")
@@ -157,7 +188,8 @@ cmd_down() {
 
 cmd_env() {
   cat <<EOF
-export DBOPS_PG_PORT=$PG_PORT DBOPS_MYSQL_PORT=$MYSQL_PORT DBOPS_MOTO_PORT=$MOTO_PORT
+export DBOPS_PG_PORT=$PG_PORT DBOPS_MYSQL_PORT=$MYSQL_PORT DBOPS_MOTO_PORT=$MOTO_PORT DBOPS_APP_PORT=$APP_PORT
+export DBOPS_APP_URL=http://127.0.0.1:$APP_PORT
 export DBOPS_DB_HOST=127.0.0.1 DBOPS_DB_USER=$STACK_USER DBOPS_DB_PASSWORD=$STACK_PASSWORD
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
 EOF

@@ -22,7 +22,8 @@ import time
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.catalog import CATALOGS, version_tuple
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, error_text, to_jsonable
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, error_text
+from ansible_collections.dbops.runbooks.plugins.module_utils.edge import to_jsonable
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, first_keyword, split_statements
 
 COMPARISONS = {

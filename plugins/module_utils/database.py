@@ -10,13 +10,12 @@ Everything engine-specific lives in the two `Engine` classes below.
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import ssl
 import traceback
 from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError, run_module
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize
 
 try:
@@ -37,14 +36,6 @@ else:
 
 
 SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"]
-
-
-class DbopsError(Exception):
-    """The one error the collection's logic raises; `details` are extra result keys."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.details = details
 
 
 class StatementError(DbopsError):
@@ -79,23 +70,6 @@ def connection_argument_spec():
         client_key=dict(type="path", aliases=["ssl_key"], no_log=False),
         connect_timeout=dict(type="int", default=10),
     )
-
-
-def to_jsonable(value):
-    """Turn a driver value into something `exit_json` can serialise."""
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: to_jsonable(item) for key, item in value.items()}
-    return value
 
 
 class Engine:
@@ -361,13 +335,15 @@ class DatabaseModule(AnsibleModule):
         return connect(self.params)
 
     def run(self, logic):
-        """Call `logic(module)` and report its result dict; a `DbopsError` becomes `fail_json`."""
+        """Call `logic(module)` and report its result; a server error outside a named statement
+        (lost connection, missing privilege) is reported naming the target, not as a traceback."""
         self.require_driver()
         driver_error = ENGINES[self.params["engine"]].driver().Error
-        try:
-            result = logic(self)
-        except DbopsError as e:
-            self.fail_json(msg=scrub(str(e), self.params), **to_jsonable(e.details))
-        except driver_error as e:  # a server error outside a named statement (lost connection, privileges)
-            self.fail_json(msg=scrub("%s: %s" % (describe_target(self.params), error_text(e)), self.params))
-        self.exit_json(**to_jsonable(result))
+
+        def guarded(module):
+            try:
+                return logic(module)
+            except driver_error as e:
+                raise DbopsError(scrub("%s: %s" % (describe_target(self.params), error_text(e)), self.params))
+
+        run_module(self, guarded)

@@ -54,6 +54,9 @@ $(TEST_TREE): FORCE
 	rm -rf $(TEST_TREE) && mkdir -p $(TEST_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(TEST_TREE)/ 2>/dev/null || true
 	cd $(TEST_TREE) && git init -q && git add -A && git -c user.email=ci@localhost -c user.name=ci commit -qm test
+	# ansible-test finds the collection's dependency (amazon.aws, from the ansible package) next to it.
+	rm -rf $(TEST_TREE)/../../amazon && mkdir -p $(TEST_TREE)/../../amazon
+	cp -r "$$($(BIN)/python -c 'import ansible_collections.amazon.aws as m; print(list(m.__path__)[0])')" $(TEST_TREE)/../../amazon/aws
 FORCE:
 
 sanity: venv $(TEST_TREE)
@@ -69,6 +72,7 @@ integration: venv collection stack $(TEST_TREE)
 
 # Benchmarks, not tests: ratios against a baseline run side by side (BENCH_ROUNDS=3 by default).
 bench: venv collection stack
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	for script in bench/*_bench.py; do $(BIN)/python $$script; echo; done
 
 changelog: venv

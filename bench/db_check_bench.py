@@ -69,7 +69,7 @@ def main():
             paths[name] = os.path.join(folder, "variant%d.yml" % number)
             with open(paths[name], "w", encoding="utf-8") as handle:
                 json.dump(playbook, handle)
-        for _ in range(ROUNDS):
+        for _round in range(ROUNDS):
             for name, path in paths.items():
                 timings[name].append(run(path))
     medians = {name: statistics.median(values) for name, values in timings.items()}

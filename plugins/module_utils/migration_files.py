@@ -186,7 +186,7 @@ def _flat(source, engine, only):
     for (version, name), files in found.items():
         pick = {direction: files.get((direction, engine)) or files.get((direction, None)) for direction in ("up", "down")}
         if pick["up"] is None:
-            if any(d == "up" for d, _ in files):
+            if any(direction == "up" for direction, dialect in files):
                 continue  # only another engine's dialect file: not a migration for this engine
             raise DbopsError("%s: down file without an up file" % source.display(next(iter(files.values()))))
         up = Script(source.display(pick["up"]), source.read(pick["up"]), engine)

@@ -45,7 +45,7 @@ options:
         C(NOT ENFORCED) (MySQL 8). MariaDB has no unvalidated constraints, so it always passes there.
       - V(partitions) - C(table), C(count), C(min), C(max) and/or C(names). MySQL partitions from
         C(information_schema.PARTITIONS), PostgreSQL declarative partitions of a partitioned table.
-      - V(extension), V(plugin) or V(extension_or_plugin) [C(name)], optional C(state) (V(installed) or V(available)):
+      - V(extension), V(plugin) or V(extension_or_plugin) [C(name)], optional C(state) (V(installed) or V(available)) -
         a PostgreSQL extension (C(pg_available_extensions)) or an active MySQL/MariaDB plugin.
         MySQL 8 partitions natively, so V(partition) counts as installed there.
       - V(server_version) [C(min)], optional C(max), as dotted versions.

@@ -160,6 +160,10 @@ options:
     description:
       - Who applies the migrations, recorded in the history and audit. Defaults to C(user@host) of the module's process.
     type: str
+  _files:
+    description:
+      - Internal. The action plugin puts the files it read on the controller here; do not set it.
+    type: dict
 seealso:
   - module: dbops.runbooks.db_check
 author:

@@ -13,6 +13,9 @@ poller=$!
 trap 'kill "$poller" 2>/dev/null || true' EXIT
 started=$(date +%s)
 status=0
+# The run report (JSON and Markdown) goes to build/reports; latest.md is printed at the end.
+ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}dbops.runbooks.runbook_report" \
+DBOPS_RUNBOOK_REPORT_DIR="$ROOT/build/reports" \
 ANSIBLE_NOCOLOR=1 ansible-playbook -i inventories/local playbooks/communities_schema_v1.yml "$@" >"$log" 2>&1 || status=$?
 elapsed=$(( $(date +%s) - started ))
 kill -TERM "$poller" 2>/dev/null || true
@@ -25,5 +28,11 @@ grep -E '^academy-db +:' "$log" | sed 's/^/recap: /'
 echo
 echo "== downtime of the demo app during the run, measured on $app_url/health =="
 cat build/downtime.txt
+report=build/reports/latest.md
+if [ -f "$report" ] && [ "$(stat -c %Y "$report")" -ge "$started" ]; then
+  echo
+  echo "== run report: $report (JSON next to it) =="
+  cat "$report"
+fi
 echo "elapsed: ${elapsed}s, exit status: $status"
 exit $status

@@ -1,0 +1,609 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run report of a runbook: what each step did, collected from task results, as JSON and Markdown.
+
+The runbook_report callback feeds a RunReport with plain data (action, task name, the module's
+result) and writes what render_json and render_markdown return. Only the result keys named here
+are ever copied, so module arguments (login_password) and anything else a module returns never
+reach the report; the callback drops results of no_log tasks before they get here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+
+REPORT_VERSION = 1
+
+# Result keys copied per module, and nothing else: never `invocation` (the module's arguments).
+MIGRATION_KEYS = ("version", "name", "file", "statements", "execution_ms", "transaction", "resume_from_statement")
+CHECK_KEYS = ("name", "check", "ok", "observed", "expected", "message")
+SNAPSHOT_KEYS = ("snapshot_id", "snapshot_arn", "status", "create_time", "age", "max_age_seconds", "source", "region", "msg")
+STORAGE_KEYS = ("allocated_gib", "free_gib", "free_pct", "min_free_pct", "ok", "measured_at")
+BACKUP_KEYS = ("backup_file", "manifest_file", "size_bytes", "sha256", "created_at", "age_seconds", "database", "engine",
+               "tool", "msg")
+MAINTENANCE_KEYS = ("state", "previous_state", "backend", "msg", "previous_replicas", "replicas")
+GATE_KEYS = ("step", "line", "text", "kind", "status", "detail", "observed", "issue", "url")
+DOWNTIME_KEYS = ("url", "interval_s", "started_at", "ended_at", "polls", "by_status", "windows", "downtime_s",
+                 "first_503", "last_503", "errors")
+TARGET_KEYS = ("engine", "login_host", "login_port", "login_db")
+
+# Tasks of a rescue that are bookkeeping, not the rollback itself.
+BOOKKEEPING_ACTIONS = frozenset(("set_fact", "fail", "debug", "assert", "include_role", "include_tasks", "import_role",
+                                 "import_tasks", "meta"))
+
+STATUS_ORDER = ("ok", "rolled_back", "failed", "skipped", "not run")
+DOWNTIME_TEXT_RE = re.compile(r"total ([0-9.]+) s of 503; (\d+) error")
+
+
+def plain(value):
+    """The value as plain JSON types (results carry tagged str/dict subclasses and odd scalars)."""
+    if isinstance(value, dict):
+        return dict((str(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def pick(mapping, keys):
+    """Only `keys` of `mapping`, as plain data; missing keys are left out."""
+    if not isinstance(mapping, dict):
+        return {}
+    return dict((k, plain(mapping[k])) for k in keys if k in mapping)
+
+
+def short_action(action):
+    """migrate_apply for dbops.runbooks.migrate_apply, set_fact for ansible.builtin.set_fact."""
+    return str(action or "").rsplit(".", 1)[-1]
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment):
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds") if moment else None
+
+
+def parse_iso(text):
+    try:
+        moment = datetime.datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def report_basename(runbook_key, started_at, check_mode):
+    """<runbook key>-<UTC timestamp>[-check], the name of both report files."""
+    stamp = started_at.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "_", runbook_key or "runbook")
+    return "%s-%s%s" % (key, stamp, "-check" if check_mode else "")
+
+
+def parse_downtime(text):
+    """A downtime_poller.py report (its JSON or its text lines) as a downtime section."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        loaded = None
+    if isinstance(loaded, dict):
+        return pick(loaded, DOWNTIME_KEYS)
+    found = DOWNTIME_TEXT_RE.search(text)
+    section = dict(lines=[line for line in text.splitlines() if line.strip()])
+    if found:
+        section.update(downtime_s=float(found.group(1)), errors=int(found.group(2)))
+    return section
+
+
+def new_step(key, number=None, title=None, play=None):
+    return dict(
+        number=number, key=key, title=title, owners=[], play=play,
+        status="not run", started_at=None, ended_at=None, duration_s=None, window_s=None, expected_s=None,
+        over_expected=False, over_window=False,
+        failure={}, rollback=dict(summary=None, tasks=[]), failed_tasks=[],
+        checks=[], migrations=dict(plan=[], applied=[], rolled_back=[]),
+        snapshots=[], backups=[], maintenance=[], gates=[], smoke_tests=[],
+        tasks_run=0,
+    )
+
+
+class RunReport:
+    """Collects one run. Feed it in event order; call finish(), then render_json/render_markdown."""
+
+    def __init__(self, check_mode=False, started_at=None, playbook=None):
+        self.check_mode = bool(check_mode)
+        self.started_at = started_at or utc_now()
+        self.ended_at = None
+        self.playbook = playbook
+        self.runbook = {}
+        self.runbook_steps = {}
+        self.change_request = {}
+        self.targets = {}
+        self.steps = {}
+        self.current = None
+        self.step_facts = {}      # host -> latest runbook_step_results
+        self.gate_facts = {}      # host -> latest runbook_gate_results
+        self.restore_point = None
+        self.downtime = None
+        self.stats = {}
+
+    # -- what the run is -------------------------------------------------------------------------
+
+    def plan_step(self, key, play=None):
+        """A step play of the playbook (known before it runs, so a step never reached says 'not run')."""
+        if key not in self.steps:
+            self.steps[key] = new_step(key, play=play)
+        return self.steps[key]
+
+    def set_runbook(self, runbook, change_request=None):
+        """The runbook definition (runbook var) and the change request var; only named keys are kept."""
+        if isinstance(runbook, dict) and runbook:
+            self.runbook = pick(runbook, ("key", "plan_key", "phase", "change_request", "maintenance_window_minutes",
+                                          "owners", "approvers", "channels", "restore_point", "required_approvals"))
+            steps = runbook.get("steps")
+            if isinstance(steps, dict):
+                for key, definition in steps.items():
+                    self.runbook_steps[str(key)] = pick(definition, ("number", "title", "owners", "window_minutes",
+                                                                     "expected_minutes"))
+        if isinstance(change_request, dict) and change_request:
+            self.change_request = pick(change_request, ("id", "approvals"))
+
+    def add_target(self, host, db_connection=None):
+        """An inventory host and what it connects to: engine, host, port, database, never credentials."""
+        target = self.targets.setdefault(str(host), dict(host=str(host)))
+        target.update(pick(db_connection or {}, TARGET_KEYS))
+
+    def start_play(self, name, step_key=None):
+        """A play starts; a play with runbook_step_key is that step (anything else is outside the steps)."""
+        self.current = self.plan_step(step_key, play=name) if step_key else None
+        if self.current is not None:
+            self.current["play"] = self.current["play"] or name
+            self.current["_started"] = True
+
+    # -- what ran --------------------------------------------------------------------------------
+
+    def task_result(self, host, action, task_name, status, result, in_rescue=False, has_rescue=False, check_mode=False):
+        """One task's outcome on one host. status: ok, changed, failed, ignored, skipped.
+
+        in_rescue: the task runs in a rescue section (a rollback); has_rescue: a rescue section handles
+        its failure (it runs in the block part of a block with a rescue); check_mode: the task itself
+        runs in check mode (a plan)."""
+        result = result if isinstance(result, dict) else {}
+        facts = result.get("ansible_facts")
+        if isinstance(facts, dict):
+            self._facts(host, facts)
+        step = self.current
+        if step is None:
+            return
+        if status != "skipped":
+            step["tasks_run"] += 1
+            step["started_at"] = step["started_at"] or iso(utc_now())
+            step["ended_at"] = iso(utc_now())
+        action = short_action(action)
+        if status == "failed":
+            step["failed_tasks"].append(dict(host=str(host), task=task_name, msg=plain(result.get("msg", "")),
+                                             rescued=bool(has_rescue)))
+        if in_rescue and status in ("ok", "changed", "failed") and action not in BOOKKEEPING_ACTIONS:
+            step["rollback"]["tasks"].append(dict(task=task_name, status=status))
+        if status == "skipped":
+            return
+        would = self.check_mode or bool(check_mode)
+        changed = bool(result.get("changed"))
+        if action == "db_check":
+            for check in result.get("checks") or []:
+                entry = pick(check, CHECK_KEYS)
+                entry["task"] = task_name
+                step["checks"].append(entry)
+        elif action == "migrate_apply":
+            self._migrations(step, result, would)
+        elif action == "rds_snapshot" and (result.get("snapshot_id") or result.get("storage")):
+            entry = pick(result, SNAPSHOT_KEYS)
+            entry.update(task=task_name, changed=changed, check_mode=would)
+            if isinstance(result.get("storage"), dict):
+                entry["storage"] = pick(result["storage"], STORAGE_KEYS)
+            step["snapshots"].append(entry)
+        elif action == "db_backup":
+            entry = pick(result, BACKUP_KEYS)
+            entry.update(task=task_name, changed=changed, check_mode=would)
+            if isinstance(result.get("verify"), dict):
+                entry["verified"] = plain(result["verify"].get("ok"))
+            step["backups"].append(entry)
+        elif action == "maintenance_mode":
+            entry = pick(result, MAINTENANCE_KEYS)
+            entry.update(task=task_name, changed=changed, check_mode=would)
+            step["maintenance"].append(entry)
+        elif action == "assert":
+            self._smoke_tests(step, result)
+
+    def _migrations(self, step, result, would):
+        plan = step["migrations"]
+        for key in ("applied", "rolled_back"):
+            for migration in result.get(key) or []:
+                plan[key].append(pick(migration, MIGRATION_KEYS))
+        if would and result.get("pending"):
+            # The plan: the latest pending list a read-only run saw in this step.
+            plan["plan"] = [pick(migration, MIGRATION_KEYS) for migration in result["pending"]]
+
+    def _smoke_tests(self, step, result):
+        # runbook_step's smoke.yml loops with loop_var runbook_step_smoke; its items name the test.
+        for item in result.get("results") or []:
+            smoke = item.get("runbook_step_smoke") if isinstance(item, dict) else None
+            if isinstance(smoke, dict):
+                entry = pick(smoke, ("line", "name", "path"))
+                entry.update(ok=not item.get("failed", False), msg=plain(item.get("msg", "")))
+                step["smoke_tests"].append(entry)
+
+    def _facts(self, host, facts):
+        if isinstance(facts.get("runbook_step_results"), list):
+            self.step_facts[str(host)] = plain(facts["runbook_step_results"])
+        if isinstance(facts.get("runbook_gate_results"), list):
+            self.gate_facts[str(host)] = plain(facts["runbook_gate_results"])
+        if isinstance(facts.get("runbook_step_timing"), dict) and self.current is not None:
+            timing = plain(facts["runbook_step_timing"])
+            for key in ("window_s", "expected_s"):
+                if timing.get(key) is not None:
+                    self.current[key] = float(timing[key])
+            if timing.get("elapsed_s") is not None:
+                self.current["duration_s"] = float(timing["elapsed_s"])
+        if isinstance(facts.get("runbook_step_failure"), dict) and facts["runbook_step_failure"] and self.current is not None:
+            self.current["failure"] = pick(facts["runbook_step_failure"], ("task", "cause", "rollback"))
+        if isinstance(facts.get("runbook_restore_point"), dict):
+            self.restore_point = pick(facts["runbook_restore_point"], ("method", "snapshot_id", "db_instance_identifier",
+                                                                       "backup_file", "taken_now"))
+        if isinstance(facts.get("downtime_probe_report"), dict):
+            self.downtime = pick(facts["downtime_probe_report"], DOWNTIME_KEYS)
+            self.downtime["source"] = "downtime_probe role"
+
+    def use_downtime_file(self, path, text):
+        """The demo's external poller output, when the run itself did not measure downtime."""
+        if self.downtime is None:
+            section = parse_downtime(text)
+            if section is not None:
+                section["source"] = str(path)
+                self.downtime = section
+
+    # -- the result ------------------------------------------------------------------------------
+
+    def finish(self, ended_at=None, stats=None):
+        self.ended_at = ended_at or utc_now()
+        self.stats = plain(stats or {})
+        records = {}
+        for host_records in self.step_facts.values():
+            for record in host_records:
+                if isinstance(record, dict) and record.get("key"):
+                    records[record["key"]] = record
+        gates = [gate for host_gates in self.gate_facts.values() for gate in host_gates if isinstance(gate, dict)]
+        for key in list(self.steps):
+            self._finish_step(self.steps[key], records.get(key), gates)
+
+    def _finish_step(self, step, record, gates):
+        definition = self.runbook_steps.get(step["key"], {})
+        step["number"] = definition.get("number", step["number"])
+        step["title"] = definition.get("title", step["title"])
+        step["owners"] = definition.get("owners", step["owners"])
+        if definition.get("window_minutes") is not None and step["window_s"] is None:
+            step["window_s"] = float(definition["window_minutes"]) * 60
+        if definition.get("expected_minutes") is not None and step["expected_s"] is None:
+            step["expected_s"] = float(definition["expected_minutes"]) * 60
+        step["gates"] = [pick(gate, GATE_KEYS) for gate in gates if gate.get("step") == step["key"]]
+        rollback_failures = [task for task in step["rollback"]["tasks"] if task["status"] == "failed"]
+        unrescued = [task for task in step["failed_tasks"] if not task["rescued"]]
+        if record:
+            for key in ("number", "title", "owners"):
+                if record.get(key) is not None:
+                    step[key] = record[key]
+            for key in ("started_at", "ended_at"):
+                moment = parse_iso(record.get(key))
+                if moment is not None:
+                    step[key] = iso(moment)
+            for key in ("duration_s", "window_s", "expected_s"):
+                if record.get(key) is not None:
+                    step[key] = float(record[key])
+            if record.get("failure"):
+                step["failure"] = pick(record["failure"], ("task", "cause", "rollback"))
+            if record.get("gates"):
+                step["gates"] = [pick(gate, GATE_KEYS) for gate in record["gates"]]
+            step["status"] = record.get("status") or "ok"
+            # A failure no rescue handled (or a rollback that failed) never reaches runbook_step's fail
+            # tasks, but its always section still records the step, as ok.
+            if step["status"] == "ok" and unrescued:
+                step["status"] = "failed"
+        elif step["tasks_run"]:
+            step["status"] = "failed"
+        elif step.get("_started"):
+            step["status"] = "skipped"
+        if step["status"] in ("failed", "rolled_back") and not step["failure"] and step["failed_tasks"]:
+            first = step["failed_tasks"][0]
+            step["failure"] = dict(task=first["task"], cause=first["msg"])
+        step["rollback"]["summary"] = step["failure"].get("rollback") if step["failure"] else None
+        if rollback_failures and step["status"] == "failed" and not step["rollback"]["summary"]:
+            step["rollback"]["summary"] = "rollback failed at %s" % rollback_failures[0]["task"]
+        if step["duration_s"] is None and step["started_at"] and step["ended_at"]:
+            start, end = parse_iso(step["started_at"]), parse_iso(step["ended_at"])
+            if start and end:
+                step["duration_s"] = round((end - start).total_seconds(), 1)
+        if step["duration_s"] is not None:
+            step["over_expected"] = step["expected_s"] is not None and step["duration_s"] > step["expected_s"]
+            step["over_window"] = step["window_s"] is not None and step["duration_s"] > step["window_s"]
+
+    def outcome(self):
+        steps = self.ordered_steps()
+        for status in ("failed", "rolled_back"):
+            bad = [step for step in steps if step["status"] == status]
+            if bad:
+                verb = "rehearsal failed" if self.check_mode else "failed" if status == "failed" else "rolled back"
+                return "%s at step %s %s" % (verb, bad[0]["number"] if bad[0]["number"] is not None else "?", bad[0]["key"])
+        if any(step["status"] == "not run" for step in steps):
+            return "incomplete"
+        outcome = "rehearsed" if self.check_mode else "ok"
+        skipped = sum(1 for step in steps if step["status"] == "skipped")
+        return "%s, %d step(s) skipped" % (outcome, skipped) if skipped else outcome
+
+    def ordered_steps(self):
+        def order(step):
+            number = step.get("number")
+            return (0, number) if isinstance(number, (int, float)) else (1, 0)
+        return sorted(self.steps.values(), key=order)
+
+    def as_dict(self):
+        steps = []
+        for step in self.ordered_steps():
+            steps.append(dict((k, v) for k, v in step.items() if not k.startswith("_") and k != "tasks_run"))
+        duration = None
+        if self.ended_at:
+            duration = round((self.ended_at - self.started_at).total_seconds(), 1)
+        report = dict(
+            report_version=REPORT_VERSION,
+            runbook=dict(key=self.runbook.get("key"), plan_key=self.runbook.get("plan_key"),
+                         phase=self.runbook.get("phase"),
+                         maintenance_window_minutes=self.runbook.get("maintenance_window_minutes")),
+            change_request=dict(id=self.change_request.get("id") or self.runbook.get("change_request"),
+                                approvals=self.change_request.get("approvals", []),
+                                required_approvals=self.runbook.get("required_approvals", [])),
+            mode="check" if self.check_mode else "run",
+            check_mode=self.check_mode,
+            playbook=self.playbook,
+            targets=[self.targets[host] for host in sorted(self.targets)],
+            started_at=iso(self.started_at),
+            ended_at=iso(self.ended_at),
+            duration_s=duration,
+            outcome=self.outcome(),
+            steps=steps,
+            restore_point=self.restore_point,
+            downtime=self.downtime,
+            stats=self.stats,
+        )
+        report["artifacts"] = artifacts(report)
+        return plain(report)
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+def artifacts(report):
+    """The runbook's Artifact Capture table, filled from the run: (artifact, where it is)."""
+    steps = report["steps"]
+    would = report["check_mode"]
+    rows = []
+
+    planned = ["step %s: %s" % (s["number"], ", ".join(m.get("version", "?") for m in s["migrations"]["plan"]))
+               for s in steps if s["migrations"]["plan"]]
+    applied = ["step %s: %s" % (s["number"], ", ".join(m.get("version", "?") for m in s["migrations"]["applied"]))
+               for s in steps if s["migrations"]["applied"]]
+    location = "this report, %s" % ("; ".join(planned) if planned else "no pending migration seen")
+    if applied:
+        location += "; applied %s" % "; ".join(applied)
+    rows.append(("Migration plan output", location))
+
+    points = []
+    for step in steps:
+        for snap in step["snapshots"]:
+            if snap.get("snapshot_id"):
+                verb = "would take" if snap.get("check_mode") and snap.get("changed") else (
+                    "taken" if snap.get("changed") else "found")
+                points.append("RDS snapshot %s (%s, step %s%s)" % (
+                    snap["snapshot_id"], verb, step["number"], ", " + snap["status"] if snap.get("status") else ""))
+        for backup in step["backups"]:
+            if backup.get("backup_file"):
+                verb = "would write" if backup.get("check_mode") and backup.get("changed") else (
+                    "taken" if backup.get("changed") else "reused")
+                points.append("backup %s (%s, step %s%s)" % (
+                    backup["backup_file"], verb, step["number"], ", verified by restore" if backup.get("verified") else ""))
+    restore_point = report.get("restore_point") or {}
+    named = restore_point.get("snapshot_id") or restore_point.get("backup_file")
+    if named and not any(named in point for point in points):
+        points.append("restore point %s (%s)" % (named, "taken in this run" if restore_point.get("taken_now") else "taken earlier"))
+    rows.append(("RDS snapshot confirmations / restore point", "; ".join(points) or "none in this run"))
+
+    smoke = []
+    for step in steps:
+        if step["smoke_tests"]:
+            passed = sum(1 for test in step["smoke_tests"] if test.get("ok"))
+            smoke.append("this report, step %s: %d of %d passed" % (step["number"], passed, len(step["smoke_tests"])))
+        for gate in step["gates"]:
+            if gate.get("kind") == "github_workflow":
+                smoke.append("gate %s %s: %s" % (gate.get("line"), gate.get("text"), gate.get("status")))
+    if not smoke:
+        smoke.append("not run in check mode" if would else "none in this run")
+    rows.append(("Smoke test reports", "; ".join(smoke)))
+
+    sign_off = []
+    change_request = report["change_request"]
+    if change_request.get("id"):
+        sign_off.append("change request %s approvals: %s" % (
+            change_request["id"], ", ".join(change_request.get("approvals") or []) or "none"))
+    for step in steps:
+        for gate in step["gates"]:
+            if gate.get("kind") in ("jira", "change_request", "confirm"):
+                sign_off.append("gate %s %s: %s" % (gate.get("line"), gate.get("text"), gate.get("status")))
+    rows.append(("Sign-off approvals / Jira issues", "; ".join(sign_off) or "none in this run"))
+
+    downtime = report.get("downtime")
+    if downtime:
+        rows.append(("Measured downtime", "%s s of 503 (%s)" % (downtime.get("downtime_s", "?"), downtime.get("source"))))
+    else:
+        rows.append(("Measured downtime", "not measured in this run"))
+    return [dict(artifact=artifact, location=location) for artifact, location in rows]
+
+
+def render_json(report):
+    return json.dumps(report, indent=2, sort_keys=False) + "\n"
+
+
+def cell(value, limit=0):
+    """A Markdown table cell: one line, pipes escaped, long values cut."""
+    if value is None:
+        text = ""
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True)
+    else:
+        text = str(value)
+    text = " ".join(text.split()).replace("|", "\\|")
+    if limit and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text
+
+
+def clock(text, day):
+    """The time of an ISO timestamp (HH:MM:SSZ) when it falls on `day`, the whole timestamp otherwise."""
+    moment = parse_iso(text)
+    if moment is None:
+        return cell(text)
+    moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%H:%M:%SZ") if moment.strftime("%Y-%m-%d") == day else moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def seconds(value):
+    if value is None:
+        return ""
+    value = float(value)
+    if value < 120:
+        return "%.1f s" % value
+    return "%dm %02ds" % (value // 60, value % 60)
+
+
+def table(header, rows):
+    lines = ["| %s |" % " | ".join(header), "| %s |" % " | ".join(["---"] * len(header))]
+    lines.extend("| %s |" % " | ".join(row) for row in rows)
+    return lines
+
+
+def render_markdown(report):
+    """The report as Markdown: header, steps table, per-step details, Artifact Capture."""
+    runbook = report["runbook"]
+    would = report["check_mode"]
+    lines = ["# %s %s: %s" % ("Rehearsal plan" if would else "Run report", runbook.get("key") or "runbook",
+                              report["outcome"]), ""]
+    if would:
+        lines += ["Check mode (`--check`): nothing was changed on the target. The steps below say what a real run "
+                  "would do: migrations pending, backups and snapshots that would be taken, maintenance toggles, "
+                  "gates still open.", ""]
+    targets = "; ".join(
+        "%s: %s %s:%s/%s" % (t.get("host"), t.get("engine", "?"), t.get("login_host", "?"), t.get("login_port", "?"),
+                             t.get("login_db", "?")) if t.get("engine") else t.get("host")
+        for t in report["targets"]) or "unknown"
+    change_request = report["change_request"]
+    lines += table(["Field", "Value"], [
+        ["Runbook", cell(runbook.get("key"))],
+        ["Plan", cell(runbook.get("plan_key"))],
+        ["Change request", cell("%s (approvals: %s)" % (
+            change_request.get("id") or "none", ", ".join(change_request.get("approvals") or []) or "none"))],
+        ["Target", cell(targets)],
+        ["Mode", "check mode (rehearsal)" if would else "real run"],
+        ["Started", cell(report["started_at"])],
+        ["Ended", cell(report["ended_at"])],
+        ["Duration", seconds(report["duration_s"])],
+        ["Outcome", cell(report["outcome"])],
+    ])
+    day = (report["started_at"] or "")[:10]
+    lines += ["", "## Steps", "", "Times are UTC on %s." % (day or "the run's day"), ""]
+    lines += table(["#", "Step", "Owners", "Status", "Start", "End", "Duration", "Expected", "Window"], [
+        [cell(s["number"]), "%s (`%s`)" % (cell(s["title"]), s["key"]), cell(", ".join(s["owners"] or [])),
+         cell(s["status"]), clock(s["started_at"], day), clock(s["ended_at"], day),
+         seconds(s["duration_s"]) + (" (over window)" if s["over_window"] else " (over expected)" if s["over_expected"] else ""),
+         seconds(s["expected_s"]), seconds(s["window_s"])]
+        for s in report["steps"]])
+    for step in report["steps"]:
+        lines += [""] + step_details(step, would)
+    lines += ["", "## Measured downtime", ""]
+    lines += downtime_lines(report.get("downtime"))
+    lines += ["", "## Artifact Capture", ""]
+    lines += table(["Artifact", "Location"], [[cell(row["artifact"]), cell(row["location"])] for row in report["artifacts"]])
+    return "\n".join(lines) + "\n"
+
+
+def step_details(step, would):
+    lines = ["## Step %s: %s (`%s`)" % (cell(step["number"]), cell(step["title"]), step["key"]), ""]
+    lines.append("- Status: **%s**" % step["status"])
+    if step["failure"]:
+        lines.append("- Failed at: %s - %s" % (cell(step["failure"].get("task")), cell(step["failure"].get("cause"))))
+    if step["rollback"]["summary"] or step["rollback"]["tasks"]:
+        ran = ", ".join("%s (%s)" % (cell(t["task"]), t["status"]) for t in step["rollback"]["tasks"])
+        lines.append("- Rollback: %s%s" % (cell(step["rollback"]["summary"] or ""), ("; tasks: " + ran) if ran else ""))
+    migrations = step["migrations"]
+    if migrations["plan"]:
+        lines.append("- %s: %s" % ("Pending migrations (would apply)" if would else "Migration plan",
+                                   ", ".join("`%s_%s`" % (m.get("version"), m.get("name")) for m in migrations["plan"])))
+    if migrations["applied"]:
+        lines.append("- Applied: %s" % ", ".join("`%s_%s` (%s ms)" % (m.get("version"), m.get("name"), m.get("execution_ms", "?"))
+                                                 for m in migrations["applied"]))
+    if migrations["rolled_back"]:
+        lines.append("- Rolled back: %s" % ", ".join("`%s_%s`" % (m.get("version"), m.get("name"))
+                                                     for m in migrations["rolled_back"]))
+    for snap in step["snapshots"]:
+        verb = "would take" if snap.get("check_mode") and snap.get("changed") else "took" if snap.get("changed") else "checked"
+        storage = snap.get("storage") or {}
+        lines.append("- RDS snapshot (%s): %s%s%s" % (
+            verb, cell(snap.get("snapshot_id") or "-"), " - " + cell(snap["msg"]) if snap.get("msg") else "",
+            " (free storage %s%%)" % storage["free_pct"] if storage.get("free_pct") is not None else ""))
+    for backup in step["backups"]:
+        verb = "would write" if backup.get("check_mode") and backup.get("changed") else "took" if backup.get("changed") else "reused"
+        lines.append("- Backup (%s): `%s`%s%s" % (
+            verb, cell(backup.get("backup_file")), " sha256 %s" % backup["sha256"] if backup.get("sha256") else "",
+            ", verified by restore" if backup.get("verified") else ""))
+    for toggle in step["maintenance"]:
+        verb = "would set" if toggle.get("check_mode") and toggle.get("changed") else "set" if toggle.get("changed") else "already"
+        lines.append("- Maintenance mode %s %s (was %s, %s backend)" % (
+            verb, cell(toggle.get("state")), cell(toggle.get("previous_state")), cell(toggle.get("backend"))))
+    if step["checks"]:
+        lines += ["", "Checks:", ""]
+        lines += table(["Check", "OK", "Observed", "Expected"], [
+            [cell(c.get("name")), "yes" if c.get("ok") else "**no**", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
+            for c in step["checks"]])
+    if step["smoke_tests"]:
+        lines += ["", "Smoke tests:", ""]
+        lines += table(["Line", "Test", "OK", "Result"], [
+            [cell(t.get("line")), cell(t.get("name")), "yes" if t.get("ok") else "**no**", cell(t.get("msg"), 160)]
+            for t in step["smoke_tests"]])
+    if step["gates"]:
+        lines += ["", "Gates:", ""]
+        lines += table(["Line", "Gate", "Kind", "Status"], [
+            [cell(g.get("line")), cell(g.get("text")), cell(g.get("kind")), cell(g.get("status"))] for g in step["gates"]])
+    return lines
+
+
+def downtime_lines(downtime):
+    if not downtime:
+        return ["Not measured in this run (no downtime_probe report, no downtime file written during the run)."]
+    if downtime.get("lines"):
+        return ["Source: %s" % downtime.get("source"), "", "```"] + list(downtime["lines"]) + ["```"]
+    lines = ["Source: %s; %s s of 503 over %s polls of %s; %s error(s)." % (
+        downtime.get("source"), downtime.get("downtime_s"), downtime.get("polls"), downtime.get("url"),
+        downtime.get("errors"))]
+    for window in downtime.get("windows") or []:
+        lines.append("- 503 from %s to %s (%s s)" % (window.get("start"), window.get("end"), window.get("duration_s")))
+    return lines

@@ -16,15 +16,14 @@ status=0
 # The run report (JSON and Markdown) goes to build/reports; latest.md is printed at the end.
 ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}dbops.runbooks.runbook_report" \
 DBOPS_RUNBOOK_REPORT_DIR="$ROOT/build/reports" \
-ANSIBLE_NOCOLOR=1 ansible-playbook -i inventories/local playbooks/communities_schema_v1.yml "$@" >"$log" 2>&1 || status=$?
+ANSIBLE_NOCOLOR=1 ansible-playbook -i inventories/local playbooks/communities_schema_v1.yml "$@" </dev/null >"$log" 2>&1 || status=$?
 elapsed=$(( $(date +%s) - started ))
 kill -TERM "$poller" 2>/dev/null || true
 wait "$poller" || true
 echo "== communities_schema_v1 on the local stack (full log: $log) =="
-grep -E '^(TASK|fatal|changed|ok:|failed)' "$log" | grep -E '^TASK \[' | sed -E 's/^TASK \[(.*)\] \**$/  - \1/' | awk '!seen[$0]++' | head -n 40
-echo
 sed -n '/TASK \[Print the step summary\]/,/^$/p' "$log" | grep -E '^\s+"' || true
-grep -E '^academy-db +:' "$log" | sed 's/^/recap: /'
+grep -E '^fatal' "$log" || true
+grep -E '^[a-z-]+ +: ok=' "$log" | sed 's/^/recap: /' || true
 echo
 echo "== downtime of the demo app during the run, measured on $app_url/health =="
 cat build/downtime.txt

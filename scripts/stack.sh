@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local stack for the demo and the tests: throwaway PostgreSQL and MariaDB servers, moto_server
-# (the AWS API) and the academy demo app (examples/academy/app), all on 127.0.0.1 and non-default
-# ports, data under .stack/ in the repository.
+# (the AWS API), the academy demo app (examples/academy/app) and a Prometheus scraping it, all on
+# 127.0.0.1 and non-default ports, data under .stack/ in the repository.
 #
 #   scripts/stack.sh up       start what is not running (idempotent); installs Debian packages as root
 #                             (the demo app starts last: it reads the academy database on MariaDB)
@@ -18,6 +18,7 @@ PG_PORT=${DBOPS_PG_PORT:-55432}
 MYSQL_PORT=${DBOPS_MYSQL_PORT:-53306}
 MOTO_PORT=${DBOPS_MOTO_PORT:-55000}
 APP_PORT=${DBOPS_APP_PORT:-58080}
+PROM_PORT=${DBOPS_PROM_PORT:-59090}
 # The demo app's base path: its Laravel-style maintenance file is storage/framework/down under it.
 APP_DIR=$STACK_DIR/app
 # Local-only credentials of the throwaway servers; never used outside this stack.
@@ -41,7 +42,7 @@ pg_bindir() {
 }
 
 ensure_packages() {
-  "$ROOT/scripts/debian-packages.sh" postgresql postgresql-contrib mariadb-server mariadb-client
+  "$ROOT/scripts/debian-packages.sh" postgresql postgresql-contrib mariadb-server mariadb-client prometheus
 }
 
 mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
@@ -56,6 +57,7 @@ pg_running() { [ -S "$STACK_DIR/run/.s.PGSQL.$PG_PORT" ] && as_service_user post
 mysql_running() { [ -S "$STACK_DIR/run/mysqld.sock" ] && mariadb --no-defaults -S "$STACK_DIR/run/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
 app_running() { [ -f "$STACK_DIR/run/app.pid" ] && kill -0 "$(cat "$STACK_DIR/run/app.pid")" 2>/dev/null; }
 moto_running() { [ -f "$STACK_DIR/run/moto.pid" ] && kill -0 "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null; }
+prom_running() { [ -f "$STACK_DIR/run/prometheus.pid" ] && kill -0 "$(cat "$STACK_DIR/run/prometheus.pid")" 2>/dev/null; }
 
 postgres_up() {
   local bin; bin=$(pg_bindir)
@@ -130,10 +132,16 @@ moto_up() {
 }
 
 app_up() {
+  local code="$ROOT/examples/academy/app/academy_api.py"
+  if app_running && [ "$code" -nt "$STACK_DIR/run/app.pid" ]; then
+    say "academy demo app code changed: restarting it"; kill "$(cat "$STACK_DIR/run/app.pid")"
+    local waited=0
+    while app_running && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  fi
   if app_running; then say "academy demo app already running on http://127.0.0.1:$APP_PORT"; return 0; fi
   [ -x "$VENV/bin/python" ] || die "python not found in $VENV (run 'make venv' first)"
   mkdir -p "$APP_DIR/storage/framework"
-  ACADEMY_DB_PASSWORD=$STACK_PASSWORD setsid "$VENV/bin/python" "$ROOT/examples/academy/app/academy_api.py" \
+  ACADEMY_DB_PASSWORD=$STACK_PASSWORD setsid "$VENV/bin/python" "$code" \
     --port "$APP_PORT" --base-path "$APP_DIR" --db-port "$MYSQL_PORT" --db-user "$STACK_USER" --db-name "$STACK_DB" \
     </dev/null >"$STACK_DIR/log/app.log" 2>&1 &
   echo $! >"$STACK_DIR/run/app.pid"
@@ -146,6 +154,27 @@ app_up() {
   say "academy demo app up on http://127.0.0.1:$APP_PORT (maintenance file $APP_DIR/storage/framework/down)"
 }
 
+# Prometheus scrapes the demo app every second, so the runbook's Prometheus gates query real series.
+# It runs from the Debian package's binary, not its system service (that one listens on :9090).
+prometheus_up() {
+  if prom_running; then say "prometheus already running on http://127.0.0.1:$PROM_PORT"; return 0; fi
+  mkdir -p "$STACK_DIR/prometheus/data"
+  printf '%s\n' "# Written by scripts/stack.sh up." "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" \
+    "scrape_configs:" "  - job_name: academy" "    static_configs:" "      - targets: ['127.0.0.1:$APP_PORT']" \
+    >"$STACK_DIR/prometheus/prometheus.yml"
+  setsid prometheus --config.file="$STACK_DIR/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$STACK_DIR/prometheus/data" --storage.tsdb.retention.time=2d \
+    --web.listen-address="127.0.0.1:$PROM_PORT" </dev/null >"$STACK_DIR/log/prometheus.log" 2>&1 &
+  echo $! >"$STACK_DIR/run/prometheus.pid"
+  local tries=0
+  until curl -fs -o /dev/null "http://127.0.0.1:$PROM_PORT/-/ready"; do
+    tries=$((tries + 1))
+    { [ $tries -le 150 ] && prom_running; } || die "prometheus did not start, see $STACK_DIR/log/prometheus.log"
+    sleep 0.2
+  done
+  say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo app every 1s)"
+}
+
 cmd_up() {
   ensure_packages
   mkdir -p "$STACK_DIR/run" "$STACK_DIR/log"
@@ -155,7 +184,9 @@ cmd_up() {
   postgres_up
   mysql_up
   moto_up
+  "$VENV/bin/python" "$ROOT/scripts/seed-moto.py" --endpoint "http://127.0.0.1:$MOTO_PORT"  # s3://academy-assets icons (runbook step 6)
   app_up
+  prometheus_up
 }
 
 cmd_status() {
@@ -164,10 +195,17 @@ cmd_status() {
   if mysql_running; then echo "mariadb   up    127.0.0.1:$MYSQL_PORT"; else echo "mariadb   down"; rc=1; fi
   if moto_running; then echo "moto      up    http://127.0.0.1:$MOTO_PORT"; else echo "moto      down"; rc=1; fi
   if app_running; then echo "app       up    http://127.0.0.1:$APP_PORT"; else echo "app       down"; rc=1; fi
+  if prom_running; then echo "prometheus up   http://127.0.0.1:$PROM_PORT"; else echo "prometheus down"; rc=1; fi
   return $rc
 }
 
 cmd_down() {
+  if prom_running; then
+    local prom_pid; prom_pid=$(cat "$STACK_DIR/run/prometheus.pid")
+    kill "$prom_pid" 2>/dev/null || true
+    while kill -0 "$prom_pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$STACK_DIR/run/prometheus.pid"
   if app_running; then
     local app_pid; app_pid=$(cat "$STACK_DIR/run/app.pid")
     kill "$app_pid" 2>/dev/null || true
@@ -189,7 +227,7 @@ cmd_down() {
 cmd_env() {
   cat <<EOF
 export DBOPS_PG_PORT=$PG_PORT DBOPS_MYSQL_PORT=$MYSQL_PORT DBOPS_MOTO_PORT=$MOTO_PORT DBOPS_APP_PORT=$APP_PORT
-export DBOPS_APP_URL=http://127.0.0.1:$APP_PORT
+export DBOPS_APP_URL=http://127.0.0.1:$APP_PORT DBOPS_PROM_URL=http://127.0.0.1:$PROM_PORT
 export DBOPS_DB_HOST=127.0.0.1 DBOPS_DB_USER=$STACK_USER DBOPS_DB_PASSWORD=$STACK_PASSWORD
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
 EOF

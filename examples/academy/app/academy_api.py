@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: dbops.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A stand-in for the Academy API (and its flag service), small enough to read in one sitting.
+"""A stand-in for the Academy API (its flag service, its observability API), small enough to read in one sitting.
 
 It is not the Laravel application. It serves the few endpoints the communities_schema_v1 runbook
 looks at, from the stack's real MariaDB, and behaves like Laravel where the runbook depends on it:
@@ -26,14 +26,14 @@ import threading
 import time
 from http import cookies
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pymysql
 
 DOWN_FILE = os.path.join("storage", "framework", "down")
-# These stand for other services (ops API, flag service) or for the operator's own access, so
+# These stand for other services (ops API, flag service, observability API) or for the operator's own access, so
 # maintenance mode never locks them: otherwise nobody could switch it off over HTTP.
-ALWAYS_UP = ("/metrics", "/api/v1/ops/*", "/api/v2/flags/*")
+ALWAYS_UP = ("/metrics", "/api/v1/ops/*", "/api/v2/flags/*", "/v1/ops/*")
 QUEUES = ("communities-backfill",)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCHEMA_ERRORS = (1146, 1054)  # no such table, unknown column: the schema is not what the code expects
@@ -114,6 +114,8 @@ class AppState:
         self.lock = threading.Lock()
         self.paused = {name: False for name in QUEUES}
         self.flags = {"community_feed_v2": {"production": False, "staging": False}}
+        # The observability API's migration plans, by phase: "ready" unless an operator says otherwise.
+        self.plans = {}
 
     def down_payload(self):
         """The maintenance file's payload, {} when it is not JSON, None when there is no file."""
@@ -264,6 +266,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.categories()
         if path == "/api/v1/ops/maintenance" and method in ("GET", "POST"):
             return self.ops_maintenance(method)
+        if path == "/v1/ops/migration-plan" and method in ("GET", "POST"):
+            return self.migration_plan(method)
         if parts[:4] == ["api", "v1", "ops", "queues"] and len(parts) in (5, 6):
             return self.queue(method, parts[4], parts[5] if len(parts) == 6 else None)
         if parts[:3] == ["api", "v2", "flags"] and len(parts) == 5 and method in ("GET", "PATCH"):
@@ -333,6 +337,24 @@ class Handler(BaseHTTPRequestHandler):
             payload = dict(payload, secret="********")
         return self.send(200, {"enabled": payload is not None, "payload": payload,
                                "app_path": self.state.args.base_path, "down_file": self.state.down_file})
+
+    def migration_plan(self, method):
+        """Stands in for the observability API's readiness of a migration phase (?phase=...).
+
+        A phase is "ready" until a POST {"phase": ..., "status": ..., "reason": ...} says otherwise.
+        """
+        if not self.bearer(self.state.args.ops_token):
+            return self.send(401, {"message": "Unauthenticated."})
+        if method == "POST":
+            wanted = self.body() or {}
+            phase = wanted["phase"]
+            self.state.plans[phase] = {"status": str(wanted["status"]), "reason": wanted.get("reason")}
+        else:
+            phase = (parse_qs(urlsplit(self.path).query).get("phase") or [""])[0]
+            if not phase:
+                return self.send(400, {"message": "phase is required"})
+        plan = self.state.plans.get(phase, {"status": "ready", "reason": None})
+        return self.send(200, dict(plan, phase=phase))
 
     def queue(self, method, name, action):
         if not self.bearer(self.state.args.ops_token):

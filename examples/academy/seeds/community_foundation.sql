@@ -1,4 +1,5 @@
--- Foundation data for communities: categories, member levels and points rules.
+-- Foundation data for communities: categories, member levels, points rules and the official starter
+-- communities (one per launch category, owned by no user), so the feed has something to show on day one.
 -- Safe to run again: every row is keyed by its unique slug or action key and is refreshed in place.
 -- updated_at is set first and only moves when a value really differs, so a repeat run changes no row.
 -- VALUES(col) works on MariaDB and MySQL 8 alike (MySQL 8.0.20+ only warns that it is deprecated).
@@ -74,3 +75,26 @@ ON DUPLICATE KEY UPDATE
     daily_cap = VALUES(daily_cap),
     cooldown_seconds = VALUES(cooldown_seconds),
     is_active = VALUES(is_active);
+
+INSERT INTO communities (category_id, slug, name, description, visibility, join_policy, created_at, updated_at)
+SELECT c.id, starter.slug, starter.name, starter.description, 'public', 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP
+FROM (
+    SELECT 'programming' AS category, 'academy-programming' AS slug, 'Academy Programming' AS name,
+           'The official community for programming courses.' AS description
+    UNION ALL SELECT 'data-science', 'academy-data-science', 'Academy Data Science',
+           'The official community for data science courses.'
+    UNION ALL SELECT 'career', 'academy-careers', 'Academy Careers',
+           'Career advice and job postings from the Academy team.'
+) AS starter
+JOIN community_categories c ON c.slug = starter.category
+ON DUPLICATE KEY UPDATE
+    updated_at = IF(
+        communities.category_id <=> VALUES(category_id)
+        AND communities.name <=> VALUES(name)
+        AND communities.description <=> VALUES(description),
+        communities.updated_at,
+        CURRENT_TIMESTAMP
+    ),
+    category_id = VALUES(category_id),
+    name = VALUES(name),
+    description = VALUES(description);

@@ -59,6 +59,16 @@ app_running() { [ -f "$STACK_DIR/run/app.pid" ] && kill -0 "$(cat "$STACK_DIR/ru
 moto_running() { [ -f "$STACK_DIR/run/moto.pid" ] && kill -0 "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null; }
 prom_running() { [ -f "$STACK_DIR/run/prometheus.pid" ] && kill -0 "$(cat "$STACK_DIR/run/prometheus.pid")" 2>/dev/null; }
 
+# Wait until a server answers on its URL: wait_for_url <url> <name> <running check> <log file>.
+wait_for_url() {
+  local tries=0
+  until curl -fs -o /dev/null "$1"; do
+    tries=$((tries + 1))
+    { [ $tries -le 150 ] && $3; } || die "$2 did not start, see $4"
+    sleep 0.2
+  done
+}
+
 postgres_up() {
   local bin; bin=$(pg_bindir)
   if pg_running; then say "postgres already running on 127.0.0.1:$PG_PORT"; return 0; fi
@@ -122,12 +132,7 @@ moto_up() {
   [ -x "$VENV/bin/moto_server" ] || die "moto_server not found in $VENV (run 'make venv' first)"
   setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >"$STACK_DIR/log/moto.log" 2>&1 &
   echo $! >"$STACK_DIR/run/moto.pid"
-  local tries=0
-  until curl -fs -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; do
-    tries=$((tries + 1))
-    [ $tries -le 100 ] || die "moto_server did not start, see $STACK_DIR/log/moto.log"
-    sleep 0.2
-  done
+  wait_for_url "http://127.0.0.1:$MOTO_PORT/moto-api/" moto_server moto_running "$STACK_DIR/log/moto.log"
   say "moto_server up on http://127.0.0.1:$MOTO_PORT"
 }
 
@@ -145,12 +150,7 @@ app_up() {
     --port "$APP_PORT" --base-path "$APP_DIR" --db-port "$MYSQL_PORT" --db-user "$STACK_USER" --db-name "$STACK_DB" \
     </dev/null >"$STACK_DIR/log/app.log" 2>&1 &
   echo $! >"$STACK_DIR/run/app.pid"
-  local tries=0
-  until curl -fs -o /dev/null "http://127.0.0.1:$APP_PORT/metrics"; do
-    tries=$((tries + 1))
-    { [ $tries -le 100 ] && app_running; } || die "academy demo app did not start, see $STACK_DIR/log/app.log"
-    sleep 0.1
-  done
+  wait_for_url "http://127.0.0.1:$APP_PORT/metrics" "academy demo app" app_running "$STACK_DIR/log/app.log"
   say "academy demo app up on http://127.0.0.1:$APP_PORT (maintenance file $APP_DIR/storage/framework/down)"
 }
 
@@ -166,12 +166,7 @@ prometheus_up() {
     --storage.tsdb.path="$STACK_DIR/prometheus/data" --storage.tsdb.retention.time=2d \
     --web.listen-address="127.0.0.1:$PROM_PORT" </dev/null >"$STACK_DIR/log/prometheus.log" 2>&1 &
   echo $! >"$STACK_DIR/run/prometheus.pid"
-  local tries=0
-  until curl -fs -o /dev/null "http://127.0.0.1:$PROM_PORT/-/ready"; do
-    tries=$((tries + 1))
-    { [ $tries -le 150 ] && prom_running; } || die "prometheus did not start, see $STACK_DIR/log/prometheus.log"
-    sleep 0.2
-  done
+  wait_for_url "http://127.0.0.1:$PROM_PORT/-/ready" prometheus prom_running "$STACK_DIR/log/prometheus.log"
   say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo app every 1s)"
 }
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: dbops.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Seed the local stack's moto_server with what runbook step 6 syncs.

@@ -37,7 +37,11 @@ cat >"$WORK/logical.json" <<JSON
                    "login_password": "$PASSWORD", "login_db": "$DB", "connect_timeout": 3},
  "runbook_backup": {"method": "logical", "backup_dir": "$WORK/backups", "keep": 3}}
 JSON
-runbook() { ansible-playbook -i "$INVENTORY" "$PLAYBOOK" -e "@$WORK/logical.json" "$@"; }
+# Steps 1 and 2 only: the restore point is taken before step 2's change and looked for after it.
+runbook() {
+  ansible-playbook -i "$INVENTORY" "$PLAYBOOK" --tags preflight-safety-checks,deploy-community-core-schema \
+    -e "@$WORK/logical.json" "$@"
+}
 
 echo "== logical: --check writes no backup"
 fresh_db

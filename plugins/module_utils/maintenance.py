@@ -360,10 +360,29 @@ class LaravelBackend(FileBackend):
         return mask_secret(content)
 
 
-class HttpBackend(Backend):
+class StatusBackend(Backend):
+    """A backend that reads its state from a status answer (the detail `status_detail` names) and may report replicas."""
+
+    status_detail = ""
+
+    def previous(self, observed):
+        return self._report(observed, "previous_")
+
+    def current(self, observed):
+        return self._report(observed, "")
+
+    def _report(self, observed, prefix):
+        result = {prefix + self.status_detail: observed.details[self.status_detail]}
+        if "replicas" in observed.details:
+            result[prefix + "replicas"] = observed.details["replicas"]
+        return result
+
+
+class HttpBackend(StatusBackend):
     """A toggle endpoint (a maintenance API, a flag service, a scaling API) and a status URL."""
 
     name = "http"
+    status_detail = "status_response"
 
     def _request(self, method, url, body=None):
         headers = dict(self.params["headers"] or {})
@@ -422,23 +441,13 @@ class HttpBackend(Backend):
             raise DbopsError("%s %s answered %s: %s" % (method, url, status, excerpt(text)), status=status)
         return dict(status_code=status, response=parse_content(text) if text else None)
 
-    def previous(self, observed):
-        result = dict(previous_status_response=observed.details["status_response"])
-        if "replicas" in observed.details:
-            result["previous_replicas"] = observed.details["replicas"]
-        return result
-
-    def current(self, observed):
-        result = dict(status_response=observed.details["status_response"])
-        if "replicas" in observed.details:
-            result["replicas"] = observed.details["replicas"]
-        return result
 
 
-class CommandBackend(Backend):
+class CommandBackend(StatusBackend):
     """Commands: artisan down/up, horizon:pause/continue, kubectl set env / scale, render scale."""
 
     name = "command"
+    status_detail = "status_output"
 
     def _run(self, option):
         use_shell = bool(self.params["use_shell"])
@@ -473,17 +482,6 @@ class CommandBackend(Backend):
                              cmd=args, rc=rc, stdout=out, stderr=err)
         return dict(cmd=args, rc=rc, stdout=out, stderr=err)
 
-    def previous(self, observed):
-        result = dict(previous_status_output=observed.details["status_output"])
-        if "replicas" in observed.details:
-            result["previous_replicas"] = observed.details["replicas"]
-        return result
-
-    def current(self, observed):
-        result = dict(status_output=observed.details["status_output"])
-        if "replicas" in observed.details:
-            result["replicas"] = observed.details["replicas"]
-        return result
 
 
 BACKENDS = {backend.name: backend for backend in (LaravelBackend, FileBackend, HttpBackend, CommandBackend)}

@@ -442,7 +442,6 @@ class HttpBackend(StatusBackend):
         return dict(status_code=status, response=parse_content(text) if text else None)
 
 
-
 class CommandBackend(StatusBackend):
     """Commands: artisan down/up, horizon:pause/continue, kubectl set env / scale, render scale."""
 
@@ -481,7 +480,6 @@ class CommandBackend(StatusBackend):
             raise DbopsError("%s failed with exit code %s: %s" % (option, rc, excerpt(err or out) or "(no output)"),
                              cmd=args, rc=rc, stdout=out, stderr=err)
         return dict(cmd=args, rc=rc, stdout=out, stderr=err)
-
 
 
 BACKENDS = {backend.name: backend for backend in (LaravelBackend, FileBackend, HttpBackend, CommandBackend)}

@@ -13,6 +13,8 @@ ROOT=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null \
   | python -c 'import json, sys; print(next(iter(json.load(sys.stdin))) + "/dbops/runbooks")')
 BASE=$(mktemp -d /tmp/dbops-stack-private-tmpdir.XXXXXX)
 chmod 755 "$BASE"
+# The service accounts' commands start in the working folder; ansible-test's is private to root.
+cd "$BASE"
 export DBOPS_STACK_DIR=$BASE/stack DBOPS_PG_PORT=55442 DBOPS_MYSQL_PORT=53316 DBOPS_MOTO_PORT=55010 \
   DBOPS_APP_PORT=58090 DBOPS_PROM_PORT=59100
 case "$DBOPS_STACK_DIR" in "$ROOT"/*) echo "refusing to use a stack folder inside the collection" >&2; exit 1 ;; esac

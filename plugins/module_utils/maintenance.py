@@ -430,6 +430,7 @@ class HttpBackend(StatusBackend):
                     headers["Content-Type"] = "application/json"
             else:
                 data = to_text(body)
+        # open_url, not fetch_url: fetch_url reads validate_certs from the top-level params, not from `http:`.
         try:
             response = open_url(url, data=data, headers=headers, method=method, timeout=self.params["timeout"],
                                 validate_certs=self.params["validate_certs"], http_agent="dbops.runbooks")

@@ -18,7 +18,7 @@ APP_PORT=58081
 # The runbook's app server (maintenance file) and Horizon stand-in are that app too.
 API=$(printf '{"academy_api": {"url": "http://127.0.0.1:%s", "token": "academy-local-api-token"},
   "academy_ops_api": "http://127.0.0.1:%s/api/v1/ops",
-  "laravel_app": {"base_path": "%s", "down": {"retry": 60, "except_paths": ["api/v1/communities/categories"]}}}' \
+  "laravel_app": {"base_path": "%s"}}' \
   "$APP_PORT" "$APP_PORT" "$WORK/app-base")
 ACADEMY_DB_PASSWORD=dbops-local-stack python "$ROOT/examples/academy/app/academy_api.py" --port "$APP_PORT" \
   --base-path "$WORK/app-base" --db-name "$DB" >"$WORK/app.log" 2>&1 &

@@ -22,7 +22,7 @@ options:
       - The C(dbops_report) dicts of the run in the order their tasks ran (a task's own, each loop item's, each of
         a C(dbops_reports) list).
       - Read are C(kind), C(check_mode), C(failed); V(migrate_apply) C(applied) and C(rolled_back); V(maintenance_mode)
-        C(state), C(previous_state), C(target) (the host it ran on) and C(target_groups) (that host's inventory groups:
+        C(state), C(previous_state), C(target) (the host it ran on) and C(target_groups) (that host's inventory groups;
         V(app_servers) reads as app server, V(queue_workers) as queue worker, paused or running); V(db_backup)
         C(backup_file); V(rds_snapshot) C(snapshot_id).
     type: list

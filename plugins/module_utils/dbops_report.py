@@ -69,4 +69,3 @@ def reported(kind, logic):
         result["dbops_report"] = report_entry(kind, result, module.params, module.check_mode)
         return result
     return logic_with_report
-

@@ -640,12 +640,12 @@ def step_details(step, would):
             ", verified by restore" if backup.get("verified") else ""))
     lines.extend("- %s" % toggle_line(toggle) for toggle in step["maintenance"])
     if step["checks"]:
-        lines += ["", "Checks (verifications: **no** is a failure):", ""]
+        lines += ["", "Checks (verifications; a failed one is marked in bold):", ""]
         lines += table(["Check", "OK", "Observed", "Expected"], [
             [cell(c.get("name")), "yes" if c.get("ok") else "**no**", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
             for c in step["checks"]])
     if step.get("decisions"):
-        lines += ["", "Decisions (reads the step decided on: no is an answer, not a failure):", ""]
+        lines += ["", "Decisions (reads the step decided on; no is an answer, not a failure):", ""]
         lines += table(["Read", "Answer", "Observed", "Expected"], [
             [cell(c.get("name")), "yes" if c.get("ok") else "no", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
             for c in step["decisions"]])

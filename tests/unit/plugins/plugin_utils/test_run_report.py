@@ -331,7 +331,7 @@ def test_decisions_are_shown_apart_and_never_as_a_failure():
         "db_check", {}, purpose="decide", checks=[seeded]))
     report.finish(ended_at=ENDED)
     markdown = render_markdown(report.as_dict())
-    assert "Decisions (reads the step decided on: no is an answer, not a failure):" in markdown
+    assert "Decisions (reads the step decided on; no is an answer, not a failure):" in markdown
     assert "| 6.2 seeded: community_categories has rows | no | 0 |" in markdown
     assert "**no**" not in markdown and "Checks (verifications" not in markdown
 

@@ -400,17 +400,28 @@ stderr:
   returned: with O(command), when a command ran
   type: str
   sample: ""
+dbops_report:
+  description:
+    - What the run report (callback P(dbops.runbooks.runbook_report#callback)) records of this task, also on failure;
+      it holds no argument and no secret.
+    - C(kind) (V(maintenance_mode)), C(changed), C(check_mode), C(failed), C(state), C(previous_state),
+      C(backend), C(previous_replicas), C(replicas) and C(msg).
+  returned: always
+  type: dict
+  sample: {kind: maintenance_mode, changed: true, check_mode: false, failed: false, state: enabled,
+    previous_state: disabled, backend: laravel}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import run_module
 from ansible_collections.dbops.runbooks.plugins.module_utils.maintenance import argument_spec, ensure_maintenance
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **argument_spec())
-    run_module(module, ensure_maintenance)
+    run_module(module, reported("maintenance_mode", ensure_maintenance))
 
 
 if __name__ == "__main__":

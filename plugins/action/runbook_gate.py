@@ -65,7 +65,7 @@ class ControllerTransport(Transport):
 
     def prompt(self, text):
         try:
-            return display.prompt_until(text + ": ", private=False)
+            return to_text(display.prompt_until(text + ": ", private=False))
         except (AnsiblePromptNoninteractive, AnsiblePromptInterrupt):
             return None
 

@@ -108,7 +108,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         step = args["step"] or to_text(self._templar.template(task_vars.get("runbook_step_key", "")))
         if not step:
             return dict(result, failed=True, msg="runbook_gate: no step (set step or runbook_step_key)")

@@ -78,7 +78,8 @@ def gate_of(name, **extra):
     return gate
 
 
-def run(gate, answers=(), variables=None, check_mode=False, typed=None, systems=SYSTEMS):
+def run(gate, answers=(), variables=None, check_mode=False, typed=None, systems=None):
+    systems = SYSTEMS if systems is None else systems
     transport = FakeTransport(answers, typed)
     merged = dict(systems, runbook=RUNBOOK, runbook_step_started_epoch=NOW - 60, runbook_gate_prompt=True,
                   change_request={"id": "MIG-CR-884", "approvals": ["Compliance", "Product Operations"]})
@@ -121,12 +122,12 @@ def test_not_configured_is_open_and_asks_nothing(name, needs):
 
 def test_an_empty_key_counts_as_not_set():
     systems = dict(SYSTEMS, flag_service={"url": "http://flags", "project": "academy", "token": None})
-    result, _ = run(gate_of("flag"), systems=systems)
+    result = run(gate_of("flag"), systems=systems)[0]
     assert_status(result, "open", "(needs token)")
 
 
 def test_pagerduty_close_needs_only_the_token():
-    result, _ = run(gate_of("pagerduty", action="close"), systems={"runbook_notify": {"pagerduty": {"service": "x"}}})
+    result = run(gate_of("pagerduty", action="close"), systems={"runbook_notify": {"pagerduty": {"service": "x"}}})[0]
     assert_status(result, "open", "(needs token)")
 
 
@@ -140,18 +141,18 @@ def test_flag_passes_fails_and_says_what_it_saw():
     result, transport = run(gate_of("flag"), flag_answer(False))
     assert_status(result, "passed", "feed_v2 is off in production, expected off")
     assert transport.requests[0].headers["Authorization"] == TOKEN
-    result, _ = run(gate_of("flag"), flag_answer(True))
+    result = run(gate_of("flag"), flag_answer(True))[0]
     assert_status(result, "failed", "feed_v2 is on in production, expected off")
-    result, _ = run(gate_of("flag"), flag_answer(False, status=401))
+    result = run(gate_of("flag"), flag_answer(False, status=401))[0]
     assert_status(result, "failed", "GET http://flags/api/v2/flags/academy/feed_v2 answered 401")
-    result, _ = run(gate_of("flag", environment="staging"), flag_answer(False))
+    result = run(gate_of("flag", environment="staging"), flag_answer(False))[0]
     assert_status(result, "failed", "has no environment staging")
 
 
 def test_flag_environment_of_the_inventory_wins():
     systems = dict(SYSTEMS, flag_service=dict(SYSTEMS["flag_service"], environment="staging"))
     answer = [("GET", "http://flags", 200, {"environments": {"staging": {"on": False}, "production": {"on": True}}})]
-    result, _ = run(gate_of("flag"), answer, systems=systems)
+    result = run(gate_of("flag"), answer, systems=systems)[0]
     assert_status(result, "passed", "off in staging")
 
 
@@ -160,11 +161,11 @@ def test_http_compares_status_and_json():
     result, transport = run(gate_of("http"), ok)
     assert_status(result, "passed", 'GET http://obs/v1/plan answered 200 {"status": "ready"}')
     assert transport.requests[0].headers["Authorization"] == "Bearer " + TOKEN
-    result, _ = run(gate_of("http"), [("GET", "http://obs", 200, {"status": "draining"})])
+    result = run(gate_of("http"), [("GET", "http://obs", 200, {"status": "draining"})])[0]
     assert_status(result, "failed", 'answered {"status": "draining"}, expected {"status": "ready"}')
-    result, _ = run(gate_of("http"), [("GET", "http://obs", 503, "down")])
+    result = run(gate_of("http"), [("GET", "http://obs", 503, "down")])[0]
     assert_status(result, "failed", "answered 503", "expected 200")
-    result, _ = run(gate_of("http"))
+    result = run(gate_of("http"))[0]
     assert_status(result, "failed", "answered nothing (URLError: connection refused)")
 
 
@@ -183,26 +184,26 @@ def prometheus(values, result_type="vector", status=200, state="success"):
 
 
 def test_prometheus_takes_the_largest_value():
-    result, _ = run(gate_of("prometheus"), prometheus(["0"]))
+    result = run(gate_of("prometheus"), prometheus(["0"]))[0]
     assert_status(result, "passed", "sum(errors) = 0, at most 0")
-    result, _ = run(gate_of("prometheus", max=180), prometheus(["12.5", "181"]))
+    result = run(gate_of("prometheus", max=180), prometheus(["12.5", "181"]))[0]
     assert_status(result, "failed", "sum(errors) = 181, above the maximum 180")
-    result, _ = run(gate_of("prometheus", max=1), prometheus(["0.5"], result_type="scalar"))
+    result = run(gate_of("prometheus", max=1), prometheus(["0.5"], result_type="scalar"))[0]
     assert_status(result, "passed", "= 0.5")
 
 
 def test_prometheus_no_data_fails_unless_empty_is_zero():
-    result, _ = run(gate_of("prometheus"), prometheus([]))
+    result = run(gate_of("prometheus"), prometheus([]))[0]
     assert_status(result, "failed", "no data for sum(errors)")
-    result, _ = run(gate_of("prometheus"), prometheus(["NaN"]))
+    result = run(gate_of("prometheus"), prometheus(["NaN"]))[0]
     assert_status(result, "failed", "no data")
-    result, _ = run(gate_of("prometheus", empty_is_zero=True), prometheus([]))
+    result = run(gate_of("prometheus", empty_is_zero=True), prometheus([]))[0]
     assert_status(result, "passed", "(no series, counted as 0)")
 
 
 def test_prometheus_query_error_is_named():
     answer = [("GET", "http://prom", 400, {"status": "error", "error": "parse error at char 4"})]
-    result, _ = run(gate_of("prometheus"), answer)
+    result = run(gate_of("prometheus"), answer)[0]
     assert_status(result, "failed", "query sum(errors) failed: parse error at char 4")
 
 
@@ -211,7 +212,7 @@ def test_github_dispatch_is_open_until_someone_checks_the_run():
     result, transport = run(gate_of("github_workflow"), [("POST", url, 204, "")])
     assert_status(result, "open", "dispatched contract.yml on academy/mobile@main; its outcome is not awaited")
     assert transport.requests[0].body == {"ref": "main", "inputs": {}}
-    result, _ = run(gate_of("github_workflow", ref="v2"), [("POST", url, 404, {"message": "Not Found"})])
+    result = run(gate_of("github_workflow", ref="v2"), [("POST", url, 404, {"message": "Not Found"})])[0]
     assert_status(result, "failed", "dispatch of contract.yml: POST %s answered 404" % url)
 
 
@@ -220,12 +221,12 @@ def test_slack_bot_token_and_webhook():
     result, transport = run(gate_of("slack"), ok, variables={"runbook_gate_slack_username": "bot"})
     assert_status(result, "passed", "posted to #war-room")
     assert transport.requests[0].body == {"channel": "#war-room", "text": "starts now", "username": "bot"}
-    result, _ = run(gate_of("slack"), [("POST", "https://slack.com", 200, {"ok": False, "error": "channel_not_found"})])
+    result = run(gate_of("slack"), [("POST", "https://slack.com", 200, {"ok": False, "error": "channel_not_found"})])[0]
     assert_status(result, "failed", "Slack post to #war-room failed: 200 (channel_not_found)")
     hook = dict(SYSTEMS, runbook_notify={"slack": {"token": "T000/B000/" + TOKEN}})
     result, transport = run(gate_of("slack"), [("POST", "https://hooks.slack.com/services/T000/B000/", 200, "ok")], systems=hook)
     assert_status(result, "passed")
-    result, _ = run(gate_of("slack"), systems=hook)
+    result = run(gate_of("slack"), systems=hook)[0]
     assert_status(result, "failed", "Slack post to #war-room failed")
 
 
@@ -263,33 +264,33 @@ def test_pagerduty_opens_a_window_once():
 def test_pagerduty_closes_the_window_it_finds():
     found = [("GET", PD, 200, {"maintenance_windows": [{"id": "PW1", "description": DESCRIPTION}]}),
              ("DELETE", PD + "/PW1", 204, "")]
-    result, _ = run(gate_of("pagerduty", action="close"), found)
+    result = run(gate_of("pagerduty", action="close"), found)[0]
     assert_status(result, "passed", "closed maintenance window PW1")
-    result, _ = run(gate_of("pagerduty", action="close"), [("GET", PD, 200, {"maintenance_windows": []})])
+    result = run(gate_of("pagerduty", action="close"), [("GET", PD, 200, {"maintenance_windows": []})])[0]
     assert_status(result, "passed", "no ongoing maintenance window to close")
-    result, _ = run(gate_of("pagerduty"), [("GET", PD, 401, {"error": {"message": "Unauthorized"}})])
+    result = run(gate_of("pagerduty"), [("GET", PD, 401, {"error": {"message": "Unauthorized"}})])[0]
     assert_status(result, "failed", "PagerDuty lookup of the ongoing windows failed: GET %s?filter=ongoing&limit=100 answered 401" % PD)
 
 
 def test_change_request():
-    result, _ = run(gate_of("change_request"))
+    result = run(gate_of("change_request"))[0]
     assert_status(result, "passed", "MIG-CR-884 approved by Compliance, Product Operations")
-    result, _ = run(gate_of("change_request"), variables={"change_request": {"id": "MIG-CR-884", "approvals": ["Compliance"]}})
+    result = run(gate_of("change_request"), variables={"change_request": {"id": "MIG-CR-884", "approvals": ["Compliance"]}})[0]
     assert_status(result, "failed", "MIG-CR-884 lacks approval from Product Operations (approved by: Compliance)")
-    result, _ = run(gate_of("change_request"), variables={"change_request": {"id": "MIG-CR-1"}})
+    result = run(gate_of("change_request"), variables={"change_request": {"id": "MIG-CR-1"}})[0]
     assert_status(result, "failed", "change request MIG-CR-1 is not the runbook's MIG-CR-884")
-    result, _ = run(gate_of("change_request"), variables={"change_request": None})
+    result = run(gate_of("change_request"), variables={"change_request": None})[0]
     assert_status(result, "failed", "no change_request given")
 
 
 def test_timing_warns_past_its_limit():
-    result, _ = run(gate_of("timing"))
+    result = run(gate_of("timing"))[0]
     assert_status(result, "passed", "step running for 60.0s, within the expected 300.0s")
-    result, _ = run(gate_of("timing", max_minutes=0.5))
+    result = run(gate_of("timing", max_minutes=0.5))[0]
     assert_status(result, "warning", "over the expected 30.0s")
-    result, _ = run(gate_of("timing", max_minutes=None))  # the step's expected_minutes
+    result = run(gate_of("timing", max_minutes=None))[0]  # the step's expected_minutes
     assert_status(result, "passed", "expected 480.0s")
-    result, _ = run(gate_of("timing"), variables={"runbook_step_started_epoch": None})
+    result = run(gate_of("timing"), variables={"runbook_step_started_epoch": None})[0]
     assert_status(result, "open", "the step start was not recorded")
 
 
@@ -340,7 +341,7 @@ def test_writes_never_happen_in_check_mode(name, would):
 
 
 def test_pagerduty_close_in_check_mode():
-    result, _ = run(gate_of("pagerduty", action="close"), check_mode=True)
+    result = run(gate_of("pagerduty", action="close"), check_mode=True)[0]
     assert_status(result, "open", "check mode: would close the maintenance window '%s'" % DESCRIPTION)
 
 
@@ -402,7 +403,7 @@ def test_summary_names_failed_blocking_gates_only():
 
 
 def test_recorded_appends_in_the_report_shape():
-    result, _ = run(gate_of("change_request"))
+    result = run(gate_of("change_request"))[0]
     facts = recorded([{"step": "preflight-safety-checks", "line": "1.3"}], [result])
     assert facts[0] == {"step": "preflight-safety-checks", "line": "1.3"}
     assert set(facts[1]) == {"step", "line", "text", "kind", "status", "detail", "system", "blocking"}
@@ -410,5 +411,5 @@ def test_recorded_appends_in_the_report_shape():
 
 def test_a_token_echoed_by_a_system_is_masked():
     answer = [("GET", "http://obs", 200, {"status": "bad token " + TOKEN})]
-    result, _ = run(gate_of("http"), answer)
+    result = run(gate_of("http"), answer)[0]
     assert_status(result, "failed", "bad token ********")

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: dbops.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The action's controller transport against a real local HTTP server, and its variable templating."""
+"""The controller transport against a real local HTTP server, and the templated task variables."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.dbops.runbooks.plugins.action.runbook_gate import ControllerTransport, TemplatedVars
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.gate_runtime import ControllerTransport, TemplatedVars, run_task_gates
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.gates import Request
 
 
@@ -72,3 +72,17 @@ def test_templated_vars_leave_undefined_secrets_unset():
     assert variables.get("prometheus") == {"url": "http://p"}
     assert variables.get("runbook_gate_prompt") is False
     assert variables.get("nothing", 3) == 3
+
+
+def test_run_task_gates_reads_the_step_gates_and_appends_to_the_fact(server):
+    task_vars = {
+        "runbook_gates": {"s": [{"line": "1.4", "text": "ready", "kind": "http", "service": "api", "path": "/ok",
+                                 "expect_json": {"status": "ready"}},
+                                {"line": "1.9", "text": "later", "kind": "confirm", "variable": "nobody"}]},
+        "api": {"url": server, "token": trust_as_template("{{ vault_api_token }}")},  # not loaded: no token sent
+        "runbook_gate_results": [{"step": "earlier", "line": "0.1"}],
+    }
+    results, facts = run_task_gates(Templar(loader=DataLoader(), variables=task_vars), task_vars, "s", ["1.4"])
+    assert [(r["line"], r["status"]) for r in results] == [("1.4", "passed")]
+    assert '"auth": null' in results[0]["detail"] or "ready" in results[0]["detail"]
+    assert [r["line"] for r in facts["runbook_gate_results"]] == ["0.1", "1.4"]

@@ -10,7 +10,8 @@ The decisions are pure: a kind sees the gate, its system's settings, the run's v
 ``Transport`` answered, so the unit tests drive every kind with canned answers. Adding a kind is one
 class registered with ``@kind``.
 
-Entry point: ``run_gates(gates, lines, step, variables, check_mode, transport)``.
+Entry point: ``run_gates(gates, lines, step, variables, check_mode, transport)``; from an action
+plugin, ``gate_runtime.run_task_gates`` supplies the controller transport and the templated variables.
 """
 
 from __future__ import annotations

@@ -657,7 +657,7 @@ def missing_keys(system, keys):
 
 
 def secrets_of(systems):
-    """Every secret value of the systems (tokens, keys, passwords) and its Basic-auth encodings, to mask."""
+    """Every secret value of the systems (tokens, keys, passwords), to mask in details."""
     found = []
     for system in systems:
         for key in SECRET_KEYS:
@@ -686,7 +686,12 @@ def run_gate(gate, ctx):
         status, detail = OPEN, "check mode: would " + gate_kind.would(gate, system, ctx)
     else:
         ctx.wrote = False
-        status, detail = gate_kind.evaluate(gate, system, ctx)
+        try:
+            status, detail = gate_kind.evaluate(gate, system, ctx)
+        except GateConfigError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:  # an answer of an unexpected shape
+            status, detail = FAILED, "%s: could not read the answer (%s: %s)" % (result["system"], type(e).__name__, e)
     result.update(status=status, detail=redact(detail, secrets_of([system])), changed=ctx.wrote and status != FAILED)
     return result
 

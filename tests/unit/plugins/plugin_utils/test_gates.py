@@ -207,6 +207,12 @@ def test_prometheus_query_error_is_named():
     assert_status(result, "failed", "query sum(errors) failed: parse error at char 4")
 
 
+def test_an_answer_of_an_unexpected_shape_fails_the_gate():
+    answer = [("GET", "http://prom", 200, {"status": "success", "data": {"resultType": "vector", "result": [{"value": "x"}]}})]
+    result = run(gate_of("prometheus"), answer)[0]
+    assert_status(result, "failed", "prometheus: could not read the answer (")
+
+
 def test_github_dispatch_is_open_until_someone_checks_the_run():
     url = "https://api.github.com/repos/academy/mobile/actions/workflows/contract.yml/dispatches"
     result, transport = run(gate_of("github_workflow"), [("POST", url, 204, "")])

@@ -546,7 +546,7 @@ class TimingGate(GateKind):
         limit = float(minutes) * 60
         elapsed = round(ctx.now() - float(started), 1)
         within = elapsed <= limit
-        return (PASSED if within else WARNING), "step running for %ss, %s the expected %ss" % (elapsed, "within" if within else "over", limit)
+        return (PASSED if within else WARNING), "step running for %ss, %s the expected %gs" % (elapsed, "within" if within else "over", limit)
 
 
 @kind

@@ -67,7 +67,9 @@ sanity: venv $(TEST_TREE)
 units: venv $(TEST_TREE)
 	cd $(TEST_TREE) && ansible-test units --local --python $(PYVER) --color no
 
+# migrate_adopt installs the real node-pg-migrate with npm (from its lock file): Node.js and npm must be there.
 integration: venv collection stack $(TEST_TREE)
+	command -v npm >/dev/null || scripts/debian-packages.sh nodejs npm
 	cd $(TEST_TREE) && ansible-test integration --local --python $(PYVER) --color no
 
 # Benchmarks, not tests: ratios against a baseline run side by side (BENCH_ROUNDS=3 by default).

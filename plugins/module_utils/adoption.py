@@ -37,7 +37,7 @@ def imported_versions(conn, tool, migrations, table=None):
 
 
 def _split_table(table):
-    schema, _, name = table.rpartition(".")
+    schema, name = table.rpartition(".")[::2]
     return schema or None, name
 
 

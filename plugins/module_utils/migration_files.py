@@ -220,8 +220,8 @@ def _flat(source, engine, only, words, result):
                              ".(up|down).sql" % source.display(file_name))
         dialect = match.group("dialect")
         if dialect is not None and dialect not in known:
-            raise DbopsError("%s: unknown dialect '%s'; known: %s" % (source.display(file_name), dialect,
-                                                                     ", ".join(sorted(known))))
+            raise DbopsError("%s: unknown dialect '%s'; known: %s"
+                             % (source.display(file_name), dialect, ", ".join(sorted(known))))
         if dialect is not None and dialect not in words:
             ignored.append(file_name)
             continue

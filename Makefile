@@ -75,6 +75,7 @@ integration: venv collection stack $(TEST_TREE)
 # Benchmarks, not tests: ratios against a baseline run side by side (BENCH_ROUNDS=3 by default).
 bench: venv collection stack
 	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	scripts/debian-packages.sh sqitch libdbd-pg-perl libdbd-mariadb-perl libdbd-mysql-perl
 	for script in bench/*_bench.py; do $(BIN)/python $$script; echo; done
 
 changelog: venv

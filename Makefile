@@ -67,12 +67,15 @@ sanity: venv $(TEST_TREE)
 units: venv $(TEST_TREE)
 	cd $(TEST_TREE) && ansible-test units --local --python $(PYVER) --color no
 
+# migrate_adopt installs the real node-pg-migrate with npm (from its lock file): Node.js and npm must be there.
 integration: venv collection stack $(TEST_TREE)
+	command -v npm >/dev/null || scripts/debian-packages.sh nodejs npm
 	cd $(TEST_TREE) && ansible-test integration --local --python $(PYVER) --color no
 
 # Benchmarks, not tests: ratios against a baseline run side by side (BENCH_ROUNDS=3 by default).
 bench: venv collection stack
 	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	scripts/debian-packages.sh sqitch libdbd-pg-perl libdbd-mariadb-perl libdbd-mysql-perl
 	for script in bench/*_bench.py; do $(BIN)/python $$script; echo; done
 
 changelog: venv

@@ -7,6 +7,11 @@ insert, the least any tool can do). migrate_apply is timed as one Ansible task: 
 wall time minus that of a playbook with one trivial task (Ansible's fixed cost of any task), so the
 number is the migration work itself. Then a check-mode plan over 5,000 files with 5,000 history
 rows is timed. Peers that are not installed are listed as skipped.
+
+node-pg-migrate (npm, pinned by tests/integration/targets/migrate_adopt/files, installed into
+build/bench-node) runs on PostgreSQL with one transaction per migration (--no-single-transaction, as
+migrate_apply does); Sqitch (Debian's sqitch with libdbd-pg-perl / libdbd-mariadb-perl) deploys a plan of
+the same 200 changes on both engines, each script in BEGIN/COMMIT as Sqitch's templates write them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ SERVERS = {
                   login_password=PASSWORD),
 }
 DB = "dbops_bench"
+SQITCH_REGISTRY = "dbops_bench_sqitch"  # MySQL: Sqitch keeps its registry in a database of its own
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_PACKAGE = os.path.join(ROOT, "tests", "integration", "targets", "migrate_adopt", "files")
+NODE_DIR = os.path.join(ROOT, "build", "bench-node")
 
 
 def up_sql(i):
@@ -147,6 +156,65 @@ def alembic(engine, folder):
         shutil.rmtree(root)
 
 
+def node_pg_migrate_installed():
+    """npm ci of the pinned node-pg-migrate into build/bench-node (once); None without npm."""
+    binary = os.path.join(NODE_DIR, "node_modules", ".bin", "node-pg-migrate")
+    if not os.path.exists(binary) and shutil.which("npm"):
+        os.makedirs(NODE_DIR, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(NODE_PACKAGE, name), NODE_DIR)
+        subprocess.run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund", "--prefer-offline"], check=True,
+                       stdout=subprocess.DEVNULL)
+    return binary if os.path.exists(binary) else None
+
+
+def node_pg_migrate(engine, folder):
+    migrations = tempfile.mkdtemp()
+    try:
+        for name in sorted(os.listdir(folder)):
+            version, rest = name.split("_", 1)  # node-pg-migrate wants a timestamp prefix (milliseconds)
+            stamped = "%d_%s" % (1700000000000 + int(version), rest.replace(".up.sql", ".sql"))
+            with open(os.path.join(folder, name), encoding="utf-8") as source, \
+                    open(os.path.join(migrations, stamped), "w", encoding="utf-8") as target:
+                target.write("-- Up Migration\n" + source.read())
+        subprocess.run([node_pg_migrate_installed(), "up", "--no-single-transaction", "-m", migrations], check=True,
+                       stdout=subprocess.DEVNULL, env=dict(
+                           os.environ, DATABASE_URL="postgres://dbops:%s@127.0.0.1:55432/%s" % (PASSWORD, DB)))
+    finally:
+        shutil.rmtree(migrations)
+
+
+def sqitch(engine, folder):
+    project = tempfile.mkdtemp()
+    try:
+        os.makedirs(os.path.join(project, "deploy"))
+        plan = ["%syntax-version=1.0.0", "%project=bench", ""]
+        for name in sorted(os.listdir(folder)):
+            change = name[: -len(".up.sql")]
+            with open(os.path.join(folder, name), encoding="utf-8") as source, \
+                    open(os.path.join(project, "deploy", change + ".sql"), "w", encoding="utf-8") as target:
+                target.write("BEGIN;\n%sCOMMIT;\n" % source.read())
+            plan.append("%s 2026-01-01T00:00:00Z bench <bench@example.com> # %s" % (change, change))
+        with open(os.path.join(project, "sqitch.plan"), "w", encoding="utf-8") as handle:
+            handle.write("\n".join(plan) + "\n")
+        with open(os.path.join(project, "sqitch.conf"), "w", encoding="utf-8") as handle:
+            handle.write("[core]\n\tengine = %s\n" % ("pg" if engine == "postgres" else "mysql"))
+        target = ("db:pg://dbops@127.0.0.1:55432/%s" % DB if engine == "postgres"
+                  else "db:mysql://dbops@127.0.0.1:53306/%s" % DB)
+        command = ["sqitch", "deploy", "--target", target] + ([] if engine == "postgres" else ["--registry", SQITCH_REGISTRY])
+        subprocess.run(command, cwd=project, check=True, stdout=subprocess.DEVNULL, env=dict(
+            os.environ, SQITCH_PASSWORD=PASSWORD, SQITCH_FULLNAME="bench", SQITCH_EMAIL="bench@example.com"))
+    finally:
+        shutil.rmtree(project)
+
+
+def drop_sqitch_registry():
+    conn = admin("mysql")
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS `%s`" % SQITCH_REGISTRY)
+    conn.close()
+
+
 def playbook(engine, folder, check=False):
     """One migrate_apply task; with no folder, one trivial db_check task (the cost of any task)."""
     connection = dict(SERVERS[engine], login_db=DB if folder else "postgres" if engine == "postgres" else None)
@@ -185,18 +253,23 @@ def main():
     print("%-10s %-34s %9s %12s" % ("engine", "contender", "seconds", "vs raw loop"))
     for engine in ("postgres", "mysql"):
         contenders = [
-            ("raw-driver loop", lambda: raw_loop(engine, folder)),
-            ("migrate_apply (task minus any task)", lambda: ansible(playbook(engine, folder))),
-            ("psql" if engine == "postgres" else "mariadb client", lambda: client(engine, folder)),
-            ("yoyo-migrations", lambda: yoyo(engine, folder)),
-            ("alembic", lambda: alembic(engine, folder)),
+            ("raw-driver loop", lambda: raw_loop(engine, folder), None),
+            ("migrate_apply (task minus any task)", lambda: ansible(playbook(engine, folder)), None),
+            ("psql" if engine == "postgres" else "mariadb client", lambda: client(engine, folder), None),
+            ("yoyo-migrations", lambda: yoyo(engine, folder), lambda: available("yoyo")),
+            ("alembic", lambda: alembic(engine, folder), lambda: available("alembic")),
+            ("sqitch", lambda: sqitch(engine, folder), lambda: shutil.which("sqitch")),
         ]
+        if engine == "postgres":
+            contenders.append(("node-pg-migrate", lambda: node_pg_migrate(engine, folder), node_pg_migrate_installed))
         raw = None
-        for name, work in contenders:
-            if name in ("yoyo-migrations", "alembic") and not available(name.split("-", maxsplit=1)[0]):
+        for name, work, installed in contenders:
+            if installed is not None and not installed():
                 print("%-10s %-34s %9s %12s" % (engine, name, "skipped", "not installed"))
                 continue
             fresh_database(engine)
+            if name == "sqitch" and engine == "mysql":
+                drop_sqitch_registry()
             seconds = timed(work)
             if name.startswith("migrate_apply"):
                 seconds -= baseline
@@ -214,6 +287,8 @@ def main():
     shutil.rmtree(plan_folder)
     for engine in ("postgres", "mysql"):
         fresh_database(engine)
+    if shutil.which("sqitch"):
+        drop_sqitch_registry()
 
 
 if __name__ == "__main__":

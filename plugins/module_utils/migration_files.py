@@ -4,10 +4,14 @@
 """Migration files: where they come from, how they are laid out, what they say about themselves.
 
 Layouts (the `layout` option):
-  flat         <version>_<name>.up.sql and optional <version>_<name>.down.sql; a dialect file
-               <version>_<name>.<postgres|mysql>.up.sql replaces the generic one for that engine.
-  sections     <version>_<name>.sql holding `-- migrate:up` and optional `-- migrate:down` sections.
-  directories  <version>_<name>/migration.sql (Prisma's layout), up only.
+  flat             <version>_<name>.up.sql and optional <version>_<name>.down.sql; a dialect file
+                   <version>_<name>.<dialect>[.autocommit].(up|down).sql (popx, Ory's convention) replaces
+                   the generic one for the engine's dialect; other dialects' files are ignored (and listed);
+                   `.autocommit` runs the file outside a transaction.
+  sections         <version>_<name>.sql holding `-- migrate:up` and optional `-- migrate:down` sections.
+  node_pg_migrate  <timestamp>_<name>.sql split by `-- Up Migration` / `-- Down Migration` comments, matched
+                   like node-pg-migrate does; a file without markers is all up.
+  directories      <version>_<name>/migration.sql (Prisma's layout), up only.
 
 A file may start with marker comments, before its first statement:
   -- dbops:no-transaction   run statement by statement outside a transaction (CREATE INDEX CONCURRENTLY)
@@ -24,14 +28,23 @@ import re
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import SplitError, split_statements
 
-LAYOUTS = ("flat", "sections", "directories")
-DIALECTS = ("postgres", "mysql")
+LAYOUTS = ("flat", "sections", "node_pg_migrate", "directories")
 MARKERS = ("no-transaction",)
+# Dialect words of file names, by engine; the first is the engine's default. Words of no engine here are
+# other databases' files (popx ships cockroach and sqlite3 variants), ignored and listed.
+DIALECTS = {"postgres": ("postgres", "postgresql", "pg"), "mysql": ("mysql", "mariadb")}
+OTHER_DIALECTS = ("cockroach", "cockroachdb", "sqlite", "sqlite3", "mssql", "sqlserver", "oracle", "clickhouse",
+                  "spanner")
 
-_FLAT = re.compile(r"^(?P<version>\d+(?:_\d+)*)_(?P<name>[^.]+)(?:\.(?P<dialect>postgres|mysql))?\.(?P<direction>up|down)\.sql$")
+_FLAT = re.compile(r"^(?P<version>\d+(?:_\d+)*)_(?P<name>[^.]+)(?:\.(?!autocommit\.)(?P<dialect>[A-Za-z][A-Za-z0-9]*))?"
+                   r"(?P<autocommit>\.autocommit)?\.(?P<direction>up|down)\.sql$")
 _STEM = re.compile(r"^(?P<version>\d+(?:_\d+)*)_(?P<name>[^./]+)$")
 _MARKER = re.compile(r"^\s*--\s*dbops:(?P<marker>\S+)\s*$")
 _SECTION = re.compile(r"^--\s*migrate:(?P<section>\S+)\s*$", re.MULTILINE)
+# node-pg-migrate's markers: a line starting `--`, any dashes and blanks, then `up migration` / `down migration`,
+# in any case; the first of each counts, and a section runs from its marker to the other one or the end.
+_NODE_PG_MARKER = {direction: re.compile(r"^\s*--[\s-]*%s\s+migration" % direction, re.IGNORECASE | re.MULTILINE)
+                   for direction in ("up", "down")}
 
 
 def version_key(version):
@@ -134,6 +147,12 @@ class Script:
         return "no-transaction" not in self.markers
 
 
+class MigrationList(list):
+    """Migrations in version order, and the files of other dialects that were left out."""
+
+    ignored = ()
+
+
 class Migration:
     """A version with its up script and, if there is one, its down script."""
 
@@ -152,17 +171,33 @@ class Migration:
         return dict(version=self.version, name=self.name, file=self.up.display)
 
 
-def load_migrations(source, engine, layout="flat", only=None):
+def dialect_words(engine, dialect=None):
+    """The dialect words whose files are this engine's: the given one, or every alias of the engine."""
+    if dialect is None:
+        return DIALECTS[engine]
+    if dialect not in DIALECTS[engine]:
+        raise DbopsError("dialect %s is not a dialect of engine %s; use one of %s"
+                         % (dialect, engine, ", ".join(DIALECTS[engine])))
+    return (dialect,)
+
+
+def load_migrations(source, engine, layout="flat", only=None, dialect=None):
     """Every migration of a source in version order; any bad file fails before anything runs.
 
-    `only` limits a directory to one file name (the `path` option).
+    `only` limits a directory to one file name (the `path` option); `dialect` names the word of this
+    engine's dialect files (flat layout).
     """
     if layout not in LAYOUTS:
         raise DbopsError("layout must be one of %s" % ", ".join(LAYOUTS))
+    words = dialect_words(engine, dialect)
     if not source.exists():
         raise DbopsError("migrations_dir %s: no such directory" % source.display())
-    loader = {"flat": _flat, "sections": _sections, "directories": _directories}[layout]
-    migrations = loader(source, engine, only)
+    migrations = MigrationList()
+    if layout == "flat":
+        migrations.extend(_flat(source, engine, only, words, migrations))
+    else:
+        loader = {"sections": _sections, "node_pg_migrate": _node_pg_migrate, "directories": _directories}[layout]
+        migrations.extend(loader(source, engine, only))
     migrations.sort(key=lambda m: m.sort_key)
     for before, after in zip(migrations, migrations[1:]):
         if before.sort_key == after.sort_key:
@@ -171,28 +206,50 @@ def load_migrations(source, engine, layout="flat", only=None):
     return migrations
 
 
-def _flat(source, engine, only):
-    found = {}  # (version, name) -> {(direction, dialect): file name}
+def _flat(source, engine, only, words, result):
+    """Generic files, replaced by this engine's dialect files; other dialects' files go to result.ignored."""
+    known = set(OTHER_DIALECTS).union(*DIALECTS.values())
+    found = {}  # (version, name) -> {direction: {"generic" or "dialect": file name}}
+    ignored = []
     for file_name in source.listdir():
         if not file_name.endswith(".sql") or (only and not file_name.startswith(only)):
             continue
         match = _FLAT.match(file_name)
         if not match:
-            raise DbopsError("%s: not a migration file name; expected <version>_<name>[.<dialect>].up.sql"
-                             % source.display(file_name))
-        key = (match.group("version"), match.group("name"))
-        found.setdefault(key, {})[(match.group("direction"), match.group("dialect"))] = file_name
+            raise DbopsError("%s: not a migration file name; expected <version>_<name>[.<dialect>][.autocommit]"
+                             ".(up|down).sql" % source.display(file_name))
+        dialect = match.group("dialect")
+        if dialect is not None and dialect not in known:
+            raise DbopsError("%s: unknown dialect '%s'; known: %s"
+                             % (source.display(file_name), dialect, ", ".join(sorted(known))))
+        if dialect is not None and dialect not in words:
+            ignored.append(file_name)
+            continue
+        slot = found.setdefault((match.group("version"), match.group("name")), {}).setdefault(match.group("direction"), {})
+        kind = "generic" if dialect is None else "dialect"
+        if kind in slot:
+            raise DbopsError("%s and %s: two %s files of one migration for this engine"
+                             % (source.display(slot[kind]), source.display(file_name), match.group("direction")))
+        slot[kind] = file_name
+    result.ignored = ignored
     migrations = []
     for (version, name), files in found.items():
-        pick = {direction: files.get((direction, engine)) or files.get((direction, None)) for direction in ("up", "down")}
-        if pick["up"] is None:
-            if any(direction == "up" for direction, dialect in files):
-                continue  # only another engine's dialect file: not a migration for this engine
-            raise DbopsError("%s: down file without an up file" % source.display(next(iter(files.values()))))
-        up = Script(source.display(pick["up"]), source.read(pick["up"]), engine)
-        down = Script(source.display(pick["down"]), source.read(pick["down"]), engine) if pick["down"] else None
+        pick = {direction: files[direction].get("dialect") or files[direction].get("generic")
+                for direction in files}
+        if "up" not in pick:
+            if any(f.startswith("%s_%s." % (version, name)) and f.endswith(".up.sql") for f in ignored):
+                continue  # only other dialects have an up file: not a migration for this engine
+            raise DbopsError("%s: down file without an up file" % source.display(pick["down"]))
+        up, down = (_flat_script(source, pick[d], engine) if d in pick else None for d in ("up", "down"))
         migrations.append(Migration(version, name, up, down))
     return migrations
+
+
+def _flat_script(source, file_name, engine):
+    script = Script(source.display(file_name), source.read(file_name), engine)
+    if ".autocommit." in file_name:
+        script.markers.append("no-transaction")
+    return script
 
 
 def _sections(source, engine, only):
@@ -212,11 +269,52 @@ def _sections(source, engine, only):
     return migrations
 
 
-def _split_sections(display, raw):
+def _node_pg_migrate(source, engine, only):
+    migrations = []
+    for file_name in source.listdir():
+        if not file_name.endswith(".sql") or (only and file_name != only):
+            continue
+        match = _STEM.match(file_name[: -len(".sql")])
+        if not match:
+            raise DbopsError("%s: not a migration file name; expected <timestamp>_<name>.sql" % source.display(file_name))
+        display = source.display(file_name)
+        up_text, down_text = split_node_pg_migrate(display, _decoded(display, source.read(file_name)))
+        up = Script(display, up_text.encode("utf-8"), engine)
+        down = Script(display + " (Down Migration)", down_text.encode("utf-8"), engine) if down_text is not None else None
+        migrations.append(Migration(match.group("version"), match.group("name"), up, down))
+    return migrations
+
+
+def split_node_pg_migrate(display, text):
+    """(up SQL, down SQL or None) of a node-pg-migrate SQL file; SQL before the first marker is refused."""
+    starts = {d: (m.start() if m else None) for d, m in ((d, r.search(text)) for d, r in _NODE_PG_MARKER.items())}
+    up, down = starts["up"], starts["down"]
+    if up is None and down is not None:
+        raise DbopsError("%s: has a '-- Down Migration' marker but no '-- Up Migration' marker" % display)
+    if up is None:
+        return text, None
+    first = min(s for s in (up, down) if s is not None)
+    if without_comments(text[:first]).strip():
+        raise DbopsError("%s: SQL before the first '-- Up/Down Migration' marker (node-pg-migrate would skip it)"
+                         % display)
+    up_text = text[up: down if down is not None and down > up else len(text)]
+    down_text = None if down is None else text[down: up if up > down else len(text)]
+    return up_text, down_text
+
+
+def without_comments(text):
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+
+
+def _decoded(display, raw):
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DbopsError("%s: not valid UTF-8 (byte %d)" % (display, e.start))
+
+
+def _split_sections(display, raw):
+    text = _decoded(display, raw)
     marks = list(_SECTION.finditer(text))
     names = [m.group("section") for m in marks]
     unknown = [n for n in names if n not in ("up", "down")]

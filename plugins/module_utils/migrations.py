@@ -22,6 +22,7 @@ import re
 import socket
 import time
 
+from ansible_collections.dbops.runbooks.plugins.module_utils.adoption import imported_versions
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
@@ -458,20 +459,6 @@ class Migrator:
                                    detail="checksum %s -> %s" % (drift["history_checksum"], drift["file_checksum"]))
 
 
-def imported_versions(conn, source, migrations):
-    """Versions another tool recorded as applied: Laravel's `migrations` or golang-migrate's table."""
-    if source == "laravel":
-        names = {row[0] for row in conn.query("SELECT migration FROM migrations")}
-        return [m for m in migrations if "%s_%s" % (m.version, m.name) in names]
-    rows = conn.query("SELECT version, dirty FROM schema_migrations")
-    if not rows:
-        return []
-    version, dirty = rows[0]
-    if dirty:
-        raise DbopsError("schema_migrations says version %s is dirty; fix it with golang-migrate first" % version)
-    return [m for m in migrations if m.sort_key <= version_key(str(version))]
-
-
 def _ms_since(started):
     return int((time.monotonic() - started) * 1000) if started else 0
 
@@ -484,7 +471,7 @@ def load_from_params(params, engine):
     else:
         directory, only = params["migrations_dir"], None
     source = ShippedSource(directory, params["_files"]) if params.get("_files") is not None else DiskSource(directory)
-    migrations = load_migrations(source, engine, layout, only)
+    migrations = load_migrations(source, engine, layout, only, params.get("dialect"))
     if params["path"] and not migrations:
         raise DbopsError("path %s: no such migration" % params["path"])
     return migrations
@@ -513,6 +500,7 @@ def run_migrate_apply(module):
         migrator.another_running = another_running
         result = dict(changed=False, applied=[], rolled_back=[], baselined=[], pending=[], batch=None,
                       history_table=history.table, findings=migrator.findings(),
+                      ignored_files=list(getattr(migrations, "ignored", ())),
                       missing_files=[] if params["path"] else sorted(
                           v for v in migrator.applied_versions() if v not in migrator.by_version))
         plan, scripts = plan_for(migrator, params, result)
@@ -545,7 +533,8 @@ def plan_for(migrator, params, result):
         return [migrator.plan_entry(m, m.down) for m in todo], [m.down for m in todo]
     if state == "baseline":
         if params["baseline_from"]:
-            todo = imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
+            todo = imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all(),
+                                     params.get("baseline_table"))
         else:
             todo = migrator.pending(params["target"])
         return [dict(m.summary(), action="baseline") for m in todo], []
@@ -570,7 +559,7 @@ def act(migrator, params, result):
             migrator.rollback_candidates(params["steps"], params["batch"], params["target"], only))
     elif state == "baseline":
         result["batch"] = migrator.next_batch()
-        todo = (imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
+        todo = (imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all(), params.get("baseline_table"))
                 if params["baseline_from"] else migrator.pending(params["target"]))
         result["baselined"] = migrator.baseline(todo, result["batch"], params["baseline_from"])
     else:

@@ -74,15 +74,30 @@ options:
     type: path
   layout:
     description:
-      - V(flat) - C(<version>_<name>.up.sql) and optional C(<version>_<name>.down.sql). A dialect file
-        C(<version>_<name>.<postgres|mysql>.up.sql) replaces the generic file of that version for that engine
-        (and is ignored on the other); an empty file is a valid no-op.
+      - V(flat) - C(<version>_<name>.up.sql) and optional C(<version>_<name>.down.sql); an empty file is a valid
+        no-op. Dialect files C(<version>_<name>.<dialect>[.autocommit].(up|down).sql), the popx convention of Ory
+        Hydra, Kratos and Keto, are understood too. The engine's dialect file (see O(dialect)) replaces the generic
+        file of that version; files of other dialects (C(cockroach), C(sqlite3), the other engine, ...) are left
+        out and listed in RV(ignored_files); an unknown dialect word fails naming the file. C(.autocommit) runs
+        the file outside a transaction, like the C(-- dbops:no-transaction) marker.
       - V(sections) - one C(<version>_<name>.sql) per migration holding a C(-- migrate:up) section and an
         optional C(-- migrate:down) section.
+      - V(node_pg_migrate) - node-pg-migrate's SQL files, C(<timestamp>_<name>.sql), split at the
+        C(-- Up Migration) and C(-- Down Migration) comments, matched as node-pg-migrate matches them (any case,
+        any dashes and blanks after C(--)); a file without markers is all up. SQL before the first marker, or a
+        down marker without an up marker, fails naming the file. Its JavaScript migrations are not read.
       - V(directories) - C(<version>_<name>/migration.sql) per migration (Prisma), up only.
     type: str
     default: flat
-    choices: [flat, sections, directories]
+    choices: [flat, sections, node_pg_migrate, directories]
+  dialect:
+    description:
+      - With O(layout=flat), the dialect word of this engine's files. By default every alias of the engine counts
+        (C(postgres), C(postgresql), C(pg) on PostgreSQL; C(mysql), C(mariadb) on MySQL/MariaDB), and two files
+        of one migration with different aliases fail. Set it to take only that word's files and leave the other
+        aliases' files out.
+    type: str
+    choices: [postgres, postgresql, pg, mysql, mariadb]
   remote_src:
     description:
       - Read the migrations on the managed host instead of the controller.
@@ -104,10 +119,23 @@ options:
     type: str
   baseline_from:
     description:
-      - With O(state=baseline), import the applied versions from Laravel's C(migrations) table (V(laravel))
-        or golang-migrate's C(schema_migrations) table (V(golang_migrate)) in the same database.
+      - With O(state=baseline), import the applied versions from another tool's history table in the same
+        database, which is only read, never changed. V(laravel) - C(migrations), by C(<version>_<name>).
+        V(golang_migrate) - C(schema_migrations), every version up to the recorded one; a dirty version fails.
+        V(node_pg_migrate) - C(pgmigrations), by C(<version>_<name>) (the file name without C(.sql)).
+        V(prisma) - C(_prisma_migrations), rows with C(finished_at) and no C(rolled_back_at), by folder name; a
+        row with neither fails naming it, and a C(migration.sql) whose sha256 is not the row's checksum fails as
+        drift. V(flyway) - C(flyway_schema_history), by version compared as numbers (C(V1.2__x.sql) is
+        C(1_2_x)), with a C(BASELINE) row covering every older version; a row with C(success) false fails naming it.
+      - Everything is checked before anything is recorded; a missing table fails naming it.
+        See docs/adopting-migration-tools.md for switching over and back.
     type: str
-    choices: [laravel, golang_migrate]
+    choices: [laravel, golang_migrate, node_pg_migrate, prisma, flyway]
+  baseline_table:
+    description:
+      - With O(baseline_from), the other tool's table when it is not the default name (node-pg-migrate's
+        C(--migrations-table), Flyway's C(table)), as C(name) or C(schema.name).
+    type: str
   transaction_mode:
     description:
       - PostgreSQL only. V(per_migration) runs each migration in its own transaction; V(all) runs every pending
@@ -197,6 +225,21 @@ EXAMPLES = r"""
     state: rolled_back
     batch: last
 
+- name: Adopt a database migrated by node-pg-migrate (its pgmigrations table is only read)
+  dbops.runbooks.migrate_apply:
+    engine: postgres
+    login_db: app
+    migrations_dir: migrations
+    layout: node_pg_migrate
+    state: baseline
+    baseline_from: node_pg_migrate
+
+- name: Apply Ory Hydra's migrations (popx dialect files) on PostgreSQL
+  dbops.runbooks.migrate_apply:
+    engine: postgres
+    login_db: hydra
+    migrations_dir: persistence/sql/migrations
+
 - name: Adopt a database migrated by Laravel
   dbops.runbooks.migrate_apply:
     engine: mysql
@@ -246,6 +289,12 @@ history:
   returned: when something ran
   type: list
   elements: dict
+ignored_files:
+  description: Dialect files of other dialects that the V(flat) layout left out (see O(dialect)).
+  returned: always
+  type: list
+  elements: str
+  sample: [20150101000001000000_networks.cockroach.up.sql]
 missing_files:
   description: Versions recorded as applied whose files are not among the given files.
   returned: always
@@ -301,12 +350,14 @@ def main():
             state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair"]),
             migrations_dir=dict(type="path"),
             path=dict(type="path"),
-            layout=dict(type="str", default="flat", choices=["flat", "sections", "directories"]),
+            layout=dict(type="str", default="flat", choices=["flat", "sections", "node_pg_migrate", "directories"]),
+            dialect=dict(type="str", choices=["postgres", "postgresql", "pg", "mysql", "mariadb"]),
             remote_src=dict(type="bool", default=False),
             target=dict(type="str"),
             steps=dict(type="int", default=1),
             batch=dict(type="str"),
-            baseline_from=dict(type="str", choices=["laravel", "golang_migrate"]),
+            baseline_from=dict(type="str", choices=["laravel", "golang_migrate", "node_pg_migrate", "prisma", "flyway"]),
+            baseline_table=dict(type="str"),
             transaction_mode=dict(type="str", default="per_migration", choices=["per_migration", "all", "none"]),
             lock_timeout=dict(type="float", default=5),
             lock_retries=dict(type="int", default=3),

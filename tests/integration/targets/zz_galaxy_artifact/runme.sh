@@ -65,11 +65,13 @@ PY
 echo "== it installs offline into a fresh collections path"
 # --offline: no Galaxy server is asked; amazon.aws and community.general are found already
 # installed (the ansible package on the Python path), so their dependency is met without --no-deps.
+# Only the fresh path is configured: the copy ansible-test put on the path must not count as installed.
+export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
 ansible-galaxy collection install --offline "$TARBALL" -p "$WORK/collections" >"$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log"; fail "offline install failed"; }
 grep -q "dbops.runbooks:.* was installed successfully" "$WORK/install.log" || { cat "$WORK/install.log"; fail "not installed"; }
+grep -q "amazon.aws:.* is already installed" "$WORK/install.log" || { cat "$WORK/install.log"; fail "amazon.aws not found installed"; }
 INSTALLED=$WORK/collections/ansible_collections/dbops/runbooks
-export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
 found=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null | python -c 'import json, sys; print(" ".join(json.load(sys.stdin)))')
 [ "$found" = "$WORK/collections/ansible_collections" ] || fail "dbops.runbooks resolves to $found, not the installed copy"
 

@@ -167,7 +167,7 @@ class Job:
                    and (e.get("event_data", {}).get("task") or "").startswith(prefix) for e in self.events)
 
 
-def run_flagship(args, key):
+def run_jobs(args, key):
     spec = RUNBOOKS[key]
     confirm_task = "Ask for the human confirmations"
 
@@ -204,6 +204,7 @@ def run_flagship(args, key):
     check(unanswered["status"] == "open" and "no answer at the prompt" in unanswered["detail"], "no-terminal job: gate %s" % unanswered)
     check("Not waiting for response to prompt as stdin is not interactive" in bare_job.stdout, "no-terminal job: no non-interactive notice")
 
+
 def main():
     parser = argparse.ArgumentParser()
     for name in ("root", "work", "db", "app-url", "app-base"):
@@ -212,7 +213,7 @@ def main():
     args = parser.parse_args()
     try:
         for key in args.runbooks:
-            run_flagship(args, key)
+            run_jobs(args, key)
     except JobFailed as e:
         print("FAILED: %s" % e, file=sys.stderr)
         return 1

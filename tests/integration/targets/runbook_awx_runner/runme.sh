@@ -10,6 +10,8 @@ ROOT=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null \
 DB=dbops_it_runner
 PASSWORD=dbops-local-stack
 APP_PORT=58082
+# Another process on the port would answer for the demo app: say so instead of testing against it.
+if curl -s -o /dev/null "http://127.0.0.1:$APP_PORT/"; then echo "FAILED: port $APP_PORT is already in use" >&2; exit 1; fi
 WORK=$(mktemp -d)
 ACADEMY_DB_PASSWORD=$PASSWORD python "$ROOT/examples/academy/app/academy_api.py" --port "$APP_PORT" \
   --base-path "$WORK/app-base" --db-name "$DB" >"$WORK/app.log" 2>&1 &

@@ -15,12 +15,12 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv stack stack-down collection demo test sanity units integration lint changelog bench clean
+.PHONY: help venv stack stack-down collection demo test sanity units integration lint changelog docs bench clean
 
 help:
 	@echo "make demo   run the communities_schema_v1 runbook against the local stack"
 	@echo "make test   sanity, lint, unit and integration tests against the local stack"
-	@echo "make stack | stack-down | lint | sanity | units | integration | changelog | clean"
+	@echo "make stack | stack-down | lint | sanity | units | integration | changelog | docs | clean"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt scripts/find-python.sh
 	test -x $(BIN)/python || "$$(scripts/find-python.sh)" -m venv $(VENV)
@@ -44,7 +44,7 @@ stack-down:
 demo: venv collection stack
 	scripts/demo.sh
 
-test: lint changelog sanity units integration
+test: lint changelog docs sanity units integration
 
 lint: venv collection
 	$(BIN)/ansible-lint --offline --profile production playbooks roles
@@ -80,6 +80,10 @@ bench: venv collection stack
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
+
+# The collection's HTML docs (antsibull-docs + Sphinx, warnings fail it) in build/docs/html; ~10 s.
+docs: venv collection
+	scripts/build-docs.sh
 
 clean:
 	rm -rf build tests/output

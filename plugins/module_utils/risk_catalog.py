@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The live catalog's say in a risk: table sizes and open transactions raise or lower it, and give
+each statement a time estimate.
+
+Sizes: PostgreSQL pg_class.reltuples and pg_total_relation_size, MySQL information_schema.tables
+(table_rows and data_length + index_length, both estimates). Transactions: PostgreSQL pg_locks on
+the table joined with pg_stat_activity; MySQL performance_schema.metadata_locks when it is on,
+otherwise every long InnoDB transaction (it may hold the table's metadata lock).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.dbops.runbooks.plugins.module_utils.risk import RULES
+
+SMALL_ROWS = 10000          # at or below (and SMALL_BYTES): low
+SMALL_BYTES = 64 * 1024 ** 2
+BIG_ROWS = 1000000          # at or above (or BIG_BYTES): high
+BIG_BYTES = 1024 ** 3
+# Bytes per second, conservative for a busy server: a sequential scan, an index build, a rewrite/copy.
+RATES = {"scan": 200 * 1024 ** 2, "index": 40 * 1024 ** 2, "rewrite": 25 * 1024 ** 2}
+
+
+class Catalog:
+    """Row estimates, sizes and long transactions of the tables the findings name."""
+
+    def __init__(self, conn, long_transaction_seconds=60):
+        self.conn = conn
+        self.engine = conn.engine.name
+        self.long_seconds = long_transaction_seconds
+        self.tables = {}
+        self.transactions = {}
+
+    def load(self, tables):
+        wanted = sorted({t for t in tables if t and t not in self.tables})
+        if not wanted:
+            return
+        for name in wanted:
+            self.tables[name] = None
+        self.tables.update(self._sizes(wanted))
+        for name, holders in self._transactions(wanted).items():
+            self.transactions.setdefault(name, []).extend(holders)
+
+    def _sizes(self, names):
+        if self.engine == "postgres":
+            rows = self.conn.query(
+                "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c"
+                " WHERE c.relkind IN ('r', 'p', 'm') AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)", (names,))
+        else:
+            rows = self.conn.query(
+                "SELECT table_name, table_rows, COALESCE(data_length, 0) + COALESCE(index_length, 0)"
+                " FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (%s)"
+                % ", ".join(["%s"] * len(names)), tuple(names))
+        return {name: dict(rows=max(int(count), 0) if count is not None and count >= 0 else None, bytes=int(size or 0))
+                for name, count, size in rows}
+
+    def _transactions(self, names):
+        if self.engine == "postgres":
+            rows = self.conn.query(
+                "SELECT DISTINCT c.relname, a.pid, EXTRACT(EPOCH FROM now() - a.xact_start)::int, a.state"
+                " FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE c.relname = ANY(%s) AND a.pid <> pg_backend_pid()"
+                " AND a.xact_start < now() - make_interval(secs => %s)", (names, self.long_seconds))
+            return _by_table(rows)
+        try:
+            rows = self.conn.query(
+                "SELECT DISTINCT m.object_name, t.processlist_id, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), x.trx_state"
+                " FROM performance_schema.metadata_locks m JOIN performance_schema.threads t ON t.thread_id = m.owner_thread_id"
+                " JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = t.processlist_id"
+                " WHERE m.object_schema = DATABASE() AND m.object_name IN (%s) AND t.processlist_id <> CONNECTION_ID()"
+                " AND x.trx_started < NOW() - INTERVAL %%s SECOND" % ", ".join(["%s"] * len(names)),
+                tuple(names) + (self.long_seconds,))
+            return _by_table(rows)
+        except self.conn.engine.driver().Error:  # performance_schema off (MariaDB's default): any long transaction
+            rows = self.conn.query(
+                "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), trx_state FROM information_schema.innodb_trx"
+                " WHERE trx_started < NOW() - INTERVAL %s SECOND AND trx_mysql_thread_id <> CONNECTION_ID()", (self.long_seconds,))
+            return {name: [dict(pid=pid, seconds=int(age), state=state, certain=False) for pid, age, state in rows]
+                    for name in names} if rows else {}
+
+    def adjust(self, findings, display):
+        """Raise or lower each finding's risk by its table's size; add a finding per long transaction."""
+        self.load(f["table"] for f in findings)
+        extra = []
+        for finding in findings:
+            stats = self.tables.get(finding["table"])
+            cost = RULES[finding["rule"]].cost
+            if stats is not None:
+                finding.update(rows=stats["rows"], bytes=stats["bytes"])
+                finding["estimate_seconds"] = round(stats["bytes"] / RATES[cost], 3) if cost in RATES else 0.0
+                if cost in RATES and finding["risk"] != "none":
+                    finding["risk"] = _by_size(finding["risk"], stats)
+            for holder in self.transactions.get(finding["table"], []):
+                extra.append(dict(finding, rule="long-transaction", risk="high", lock=finding["lock"],
+                                  detail="pid %s in a transaction for %ss (%s)%s, %s must wait for it" % (
+                                      holder["pid"], holder["seconds"], holder["state"],
+                                      "" if holder.get("certain", True) else " that may hold the table", finding["rule"])))
+        findings.extend(extra)
+
+    @staticmethod
+    def estimate(findings, statements):
+        """Seconds the statements should take: each statement's most expensive finding, summed."""
+        per_statement = {}
+        for finding in findings:
+            if finding.get("estimate_seconds") is not None and finding["statement"] is not None:
+                per_statement[finding["statement"]] = max(per_statement.get(finding["statement"], 0.0), finding["estimate_seconds"])
+        return round(sum(per_statement.values()), 3)
+
+
+def _by_table(rows):
+    found = {}
+    for name, pid, age, state in rows:
+        found.setdefault(name, []).append(dict(pid=pid, seconds=int(age or 0), state=state))
+    return found
+
+
+def _by_size(risk, stats):
+    rows, size = stats["rows"], stats["bytes"]
+    if (rows is not None and rows >= BIG_ROWS) or size >= BIG_BYTES:
+        return "high"
+    if (rows is None or rows <= SMALL_ROWS) and size <= SMALL_BYTES:
+        return "low"
+    return risk

@@ -21,6 +21,7 @@ import re
 import traceback
 from collections import namedtuple
 
+from ansible_collections.dbops.runbooks.plugins.module_utils.durations import parse_duration
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize, without_leading_comments
 
@@ -64,6 +65,8 @@ RULES = {rule.id: rule for rule in (
        "split the migration, use an online method, or declare a realistic duration", "-", "none"),
     _R("long-transaction", "high", "-", "a transaction open for long on the table makes the DDL queue behind it and "
        "everything else queue behind the DDL", "wait for it or end it before the window", "-", "none"),
+    _R("down-does-not-restore", "high", "-", "on a scratch copy of the schema, up then down leaves a schema that differs "
+       "from the copy", "make the down file undo exactly what the up file does (the differences are listed)", "-", "none"),
     # --- PostgreSQL --------------------------------------------------------------------------
     _R("pg-index-not-concurrent", "high", "SHARE (blocks writes)", "CREATE INDEX blocks inserts, updates and deletes "
        "for the whole build", "CREATE INDEX CONCURRENTLY in a file marked -- dbops:no-transaction",
@@ -785,7 +788,6 @@ def assess_migration(migration, scripts, engine, analyzer, catalog=None):
     elif declared_risk is not None and declared_risk not in RISKS:
         raise DbopsError("%s: dbops:risk-level must be one of %s, got %r" % (migration.up.display, ", ".join(RISKS[1:]), declared_risk))
     if declared_duration is not None:
-        from ansible_collections.dbops.runbooks.plugins.module_utils.durations import parse_duration
         seconds = parse_duration(declared_duration, "%s: dbops:estimated-duration" % migration.up.display)
         entry["declared_duration_seconds"] = seconds
         if entry.get("estimate_seconds") is not None and entry["estimate_seconds"] > seconds:
@@ -819,35 +821,3 @@ def describe(finding):
     return "%s:%s: %s (%s, lock %s) %s" % (finding["file"], finding["line"], finding["rule"], finding["risk"],
                                            finding["lock"], finding["detail"] or "")
 
-
-def run_migrate_lint(module):
-    """The migrate_lint module: read every file, lint it, optionally weigh it against the live catalog."""
-    from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import load_from_params
-    params = module.params
-    engine = params["engine"]
-    require_parser(engine)
-    migrations = load_from_params(params, engine)
-    conn = None
-    catalog = None
-    if params["catalog"]:
-        from ansible_collections.dbops.runbooks.plugins.module_utils.database import connect
-        from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import Catalog
-        conn = connect(params)
-        catalog = Catalog(conn, params["long_transaction_seconds"])
-    try:
-        report = lint_migrations(migrations, engine, params["include_down"], catalog)
-    finally:
-        if conn is not None:
-            conn.close()
-    result = dict(changed=False, **report)
-    result["rules"] = {rid: explain(rid) for rid in sorted({f["rule"] for f in report["findings"]})} if module._diff else {}
-    if report["parse_errors"]:
-        first = report["parse_errors"][0]
-        raise DbopsError("%s:%s: the %s parser (%s) rejects statement %s: %s -- %s" % (
-            first["file"], first["line"], engine, PARSER_LIBRARIES[engine], first["statement"], first["message"],
-            first["sql"]), **result)
-    too_risky = above(report["findings"], params["max_risk"]) if params["max_risk"] else []
-    if too_risky:
-        raise DbopsError("%d finding(s) above max_risk %s; first: %s" % (len(too_risky), params["max_risk"],
-                                                                          describe(too_risky[0])), **result)
-    return result

@@ -150,7 +150,7 @@ rules:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import connection_argument_spec
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import run_module
-from ansible_collections.dbops.runbooks.plugins.module_utils.risk import run_migrate_lint
+from ansible_collections.dbops.runbooks.plugins.module_utils.risk_lint import run_migrate_lint
 
 
 def main():

@@ -10,6 +10,7 @@ class FakeCatalog(Catalog):
         self.long_seconds = 60
         self.tables = {}
         self.transactions = {}
+        self.notes = []
         self.sizes = sizes
         self.holders = transactions or {}
 

@@ -278,16 +278,14 @@ class PostgresAnalyzer:
             yield Hit("pg-identifier-too-long", None, "%s (%d bytes)" % (name, len(name.strip('"').encode("utf-8"))))
         handler = getattr(self, "_" + kind, None)
         if handler is not None:
-            for hit in handler(node, ctx):
-                yield hit
+            yield from handler(node, ctx)
 
     def _CreateStmt(self, node, ctx):
         table = node["relation"]["relname"]
         ctx.created.add(table)
         for element in node.get("tableElts", []):
             if "ColumnDef" in element:
-                for hit in self._column_types(table, element["ColumnDef"]):
-                    yield hit
+                yield from self._column_types(table, element["ColumnDef"])
 
     def _IndexStmt(self, node, ctx):
         table = node["relation"]["relname"]
@@ -350,14 +348,11 @@ class PostgresAnalyzer:
             definition = cmd.get("def", {})
             if subtype == "AT_AddColumn":
                 column = definition["ColumnDef"]
-                for hit in self._column_types(table, column):
-                    yield hit
+                yield from self._column_types(table, column)
                 if existing:
-                    for hit in self._added_column(table, column):
-                        yield hit
+                    yield from self._added_column(table, column)
             elif subtype == "AT_AddConstraint":
-                for hit in self._constraint(table, definition["Constraint"], existing, ctx):
-                    yield hit
+                yield from self._constraint(table, definition["Constraint"], existing, ctx)
             elif subtype == "AT_ValidateConstraint" and (table, cmd.get("name")) in ctx.not_valid and ctx.transactional:
                 yield Hit("pg-validate-same-transaction", table, "constraint %s" % cmd.get("name"))
             elif not existing:
@@ -467,7 +462,7 @@ class MySQLAnalyzer:
             if _words(text)[:2] == ["ALTER", "TABLE"] and "PARTITION" in _words(text):
                 return _Keywords(text)  # ADD/DROP/TRUNCATE PARTITION: valid MySQL sqlglot rejects
             errors = getattr(e, "errors", None) or [{}]
-            message = errors[0].get("description") or str(e).split("\n")[0]
+            message = errors[0].get("description") or str(e).split("\n", maxsplit=1)[0]
             return self._raise(text, message, errors[0])
 
     @staticmethod
@@ -725,7 +720,7 @@ def lint_script(script, engine, analyzer=None):
         if parsed is None:
             continue
         for hit in analyzer.hits(parsed, ctx):
-            rule_id, _, guard = hit.rule.partition("!")
+            rule_id, guard = (hit.rule.split("!") + [""])[:2]
             rule = RULES[rule_id]
             finding = dict(rule=rule_id, risk="low" if guard else rule.risk, lock=rule.lock, file=script.display,
                            line=code_line, statement=statement.index, table=hit.table, detail=hit.detail,
@@ -820,4 +815,3 @@ def above(findings, max_risk):
 def describe(finding):
     return "%s:%s: %s (%s, lock %s) %s" % (finding["file"], finding["line"], finding["rule"], finding["risk"],
                                            finding["lock"], finding["detail"] or "")
-

@@ -24,11 +24,10 @@ RATES = {"scan": 200 * 1024 ** 2, "index": 40 * 1024 ** 2, "rewrite": 25 * 1024 
 
 
 class Catalog:
-    """Row estimates, sizes and long transactions of the tables the findings name."""
+    """Row estimates, sizes and long transactions of the tables the findings name; one subclass per engine."""
 
     def __init__(self, conn, long_transaction_seconds=60):
         self.conn = conn
-        self.engine = conn.engine.name
         self.long_seconds = long_transaction_seconds
         self.tables = {}
         self.transactions = {}
@@ -43,48 +42,6 @@ class Catalog:
         self.tables.update(self._sizes(wanted))
         for name, holders in self._transactions(wanted).items():
             self.transactions.setdefault(name, []).extend(holders)
-
-    def _sizes(self, names):
-        if self.engine == "postgres":
-            rows = self.conn.query(
-                "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c"
-                " WHERE c.relkind IN ('r', 'p', 'm') AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)", (names,))
-        else:
-            rows = self.conn.query(
-                "SELECT table_name, table_rows, COALESCE(data_length, 0) + COALESCE(index_length, 0)"
-                " FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (%s)"
-                % ", ".join(["%s"] * len(names)), tuple(names))
-        return {name: dict(rows=max(int(count), 0) if count is not None and count >= 0 else None, bytes=int(size or 0))
-                for name, count, size in rows}
-
-    def _transactions(self, names):
-        if self.engine == "postgres":
-            rows = self.conn.query(
-                "SELECT DISTINCT c.relname, a.pid, EXTRACT(EPOCH FROM now() - a.xact_start)::int, a.state"
-                " FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE c.relname = ANY(%s) AND a.pid <> pg_backend_pid()"
-                " AND a.xact_start < now() - make_interval(secs => %s)", (names, self.long_seconds))
-            return _by_table(rows)
-        try:
-            rows = self.conn.query(
-                "SELECT DISTINCT m.object_name, t.processlist_id, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), x.trx_state"
-                " FROM performance_schema.metadata_locks m JOIN performance_schema.threads t ON t.thread_id = m.owner_thread_id"
-                " JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = t.processlist_id"
-                " WHERE m.object_schema = DATABASE() AND m.object_name IN (%s) AND t.processlist_id <> CONNECTION_ID()"
-                " AND x.trx_started < NOW() - INTERVAL %%s SECOND" % ", ".join(["%s"] * len(names)),
-                tuple(names) + (self.long_seconds,))
-            return _by_table(rows)
-        except self.conn.engine.driver().Error:  # performance_schema off (MariaDB's default): any long transaction
-            pass
-        try:
-            rows = self.conn.query(
-                "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), trx_state FROM information_schema.innodb_trx"
-                " WHERE trx_started < NOW() - INTERVAL %s SECOND AND trx_mysql_thread_id <> CONNECTION_ID()", (self.long_seconds,))
-        except self.conn.engine.driver().Error as e:  # innodb_trx needs PROCESS
-            self.notes.append("open transactions not checked: %s" % error_text(e))
-            return {}
-            return {name: [dict(pid=pid, seconds=int(age), state=state, certain=False) for pid, age, state in rows]
-                    for name in names} if rows else {}
 
     def adjust(self, findings, display):
         """Raise or lower each finding's risk by its table's size; add a finding per long transaction."""
@@ -116,6 +73,73 @@ class Catalog:
             if finding.get("estimate_seconds") is not None and finding["statement"] is not None:
                 per_statement[finding["statement"]] = max(per_statement.get(finding["statement"], 0.0), finding["estimate_seconds"])
         return round(sum(per_statement.values()), 3)
+
+    def _sizes(self, names):
+        """{table: dict(rows=estimate or None, bytes=size)} of the tables that exist."""
+        raise NotImplementedError
+
+    def _transactions(self, names):
+        """{table: [dict(pid, seconds, state)]} of transactions open longer than long_seconds on them."""
+        raise NotImplementedError
+
+
+class PostgresCatalog(Catalog):
+    def _sizes(self, names):
+        rows = self.conn.query(
+            "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c"
+            " WHERE c.relkind IN ('r', 'p', 'm') AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)", (names,))
+        return _sized(rows)  # reltuples is -1 before the first ANALYZE: rows unknown
+
+    def _transactions(self, names):
+        return _by_table(self.conn.query(
+            "SELECT DISTINCT c.relname, a.pid, EXTRACT(EPOCH FROM now() - a.xact_start)::int, a.state"
+            " FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE c.relname = ANY(%s) AND a.pid <> pg_backend_pid()"
+            " AND a.xact_start < now() - make_interval(secs => %s)", (names, self.long_seconds)))
+
+
+class MySQLCatalog(Catalog):
+    def _sizes(self, names):
+        return _sized(self.conn.query(
+            "SELECT table_name, table_rows, COALESCE(data_length, 0) + COALESCE(index_length, 0)"
+            " FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (%s)"
+            % ", ".join(["%s"] * len(names)), tuple(names)))
+
+    def _transactions(self, names):
+        error = self.conn.engine.driver().Error
+        if self.conn.query_value("SELECT @@performance_schema"):
+            try:
+                return _by_table(self.conn.query(
+                    "SELECT DISTINCT m.object_name, t.processlist_id, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()),"
+                    " x.trx_state FROM performance_schema.metadata_locks m"
+                    " JOIN performance_schema.threads t ON t.thread_id = m.owner_thread_id"
+                    " JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = t.processlist_id"
+                    " WHERE m.object_schema = DATABASE() AND m.object_name IN (%s) AND t.processlist_id <> CONNECTION_ID()"
+                    " AND x.trx_started < NOW() - INTERVAL %%s SECOND" % ", ".join(["%s"] * len(names)),
+                    tuple(names) + (self.long_seconds,)))
+            except error:
+                pass  # no access to performance_schema: fall back to every long transaction
+        try:
+            rows = self.conn.query(
+                "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), trx_state FROM information_schema.innodb_trx"
+                " WHERE trx_started < NOW() - INTERVAL %s SECOND AND trx_mysql_thread_id <> CONNECTION_ID()", (self.long_seconds,))
+        except error as e:  # innodb_trx needs PROCESS
+            self.notes.append("open transactions not checked: %s" % error_text(e))
+            return {}
+        holders = [dict(pid=pid, seconds=int(age), state=state, certain=False) for pid, age, state in rows]
+        return {name: holders for name in names} if holders else {}
+
+
+CATALOGS = {"postgres": PostgresCatalog, "mysql": MySQLCatalog}
+
+
+def catalog_for(conn, long_transaction_seconds=60):
+    return CATALOGS[conn.engine.name](conn, long_transaction_seconds)
+
+
+def _sized(rows):
+    return {name: dict(rows=max(int(count), 0) if count is not None and count >= 0 else None, bytes=int(size or 0))
+            for name, count, size in rows}
 
 
 def _by_table(rows):

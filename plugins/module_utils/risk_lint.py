@@ -10,7 +10,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils import risk
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import connect
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import load_from_params
-from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import Catalog
+from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import catalog_for
 
 
 def run_migrate_lint(module):
@@ -23,7 +23,7 @@ def run_migrate_lint(module):
     catalog = None
     if params["catalog"]:
         conn = connect(params)
-        catalog = Catalog(conn, params["long_transaction_seconds"])
+        catalog = catalog_for(conn, params["long_transaction_seconds"])
     try:
         report = risk.lint_migrations(migrations, engine, params["include_down"], catalog)
     finally:
@@ -38,6 +38,6 @@ def run_migrate_lint(module):
             first["sql"]), **result)
     too_risky = risk.above(report["findings"], params["max_risk"]) if params["max_risk"] else []
     if too_risky:
-        raise DbopsError("%d finding(s) above max_risk %s; first: %s" % (len(too_risky), params["max_risk"],
-                                                                          risk.describe(too_risky[0])), **result)
+        raise DbopsError("%d finding(s) above max_risk %s; first: %s"
+                         % (len(too_risky), params["max_risk"], risk.describe(too_risky[0])), **result)
     return result

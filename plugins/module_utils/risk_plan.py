@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils import risk
-from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import Catalog
+from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import catalog_for
 from ansible_collections.dbops.runbooks.plugins.module_utils.risk_rehearsal import rehearse
 
 PLAN_KEYS = ("rule", "risk", "line", "statement", "lock", "table", "detail", "estimate_seconds")
@@ -26,7 +26,7 @@ def assess_plan(migrator, params, result, diff=False):
         result["risk_findings"] = []
         result["risk_note"] = str(e)
         return
-    catalog = Catalog(migrator.conn, params.get("long_transaction_seconds", 60))
+    catalog = catalog_for(migrator.conn, params.get("long_transaction_seconds", 60))
     report = risk.lint_migrations(todo, engine, catalog=catalog)
     if catalog.notes:
         result["risk_note"] = "; ".join(catalog.notes)

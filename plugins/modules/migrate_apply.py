@@ -173,7 +173,7 @@ options:
   rehearse:
     description:
       - With O(state=applied), rehearse the pending migrations first on a scratch copy of the target's tables
-        (schema only, a scratch database on the same server, dropped afterwards): ups, downs newest first (each must
+        (schema only, a scratch database on the same server, dropped afterwards) - ups, downs newest first (each must
         restore the schema exactly, else a C(down-does-not-restore) finding names the differences), ups again.
         Allowed in check mode, since it never writes to the target. Needs C(CREATE) and C(DROP) on the server's
         databases. MySQL/MariaDB only for now.

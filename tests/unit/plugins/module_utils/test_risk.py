@@ -122,14 +122,14 @@ def test_table_created_in_the_same_migration_takes_no_lock_risk():
 
 
 def test_mysql_online_clauses_guard_a_copy():
-    findings, _, _ = risk.lint_script(script("ALTER TABLE t MODIFY COLUMN c BIGINT NOT NULL, ALGORITHM=INPLACE, LOCK=NONE",
-                                             "mysql"), "mysql")
+    sql = "ALTER TABLE t MODIFY COLUMN c BIGINT NOT NULL, ALGORITHM=INPLACE, LOCK=NONE"
+    findings = risk.lint_script(script(sql, "mysql"), "mysql")[0]
     assert [(f["rule"], f["risk"]) for f in findings] == [("my-column-change", "low")]
 
 
 def test_finding_names_file_line_statement_and_lock():
     sql = "-- a comment\nCREATE TABLE t (id bigint);\n\n-- the risky one\nCREATE INDEX i\n  ON u (a);\n"
-    findings, _, _ = risk.lint_script(script(sql, "postgres"), "postgres")
+    findings = risk.lint_script(script(sql, "postgres"), "postgres")[0]
     assert len(findings) == 1
     f = findings[0]
     assert (f["file"], f["line"], f["statement"], f["table"], f["lock"]) == ("0001_x.up.sql", 5, 2, "u", "SHARE (blocks writes)")
@@ -138,7 +138,7 @@ def test_finding_names_file_line_statement_and_lock():
 
 def test_suppression_applies_to_the_next_statement_and_keeps_its_reason():
     sql = "-- dbops:lint-ignore pg-drop-table archived in CHG-12\nDROP TABLE t;\nDROP TABLE u;\n"
-    findings, suppressed, _ = risk.lint_script(script(sql, "postgres"), "postgres")
+    findings, suppressed = risk.lint_script(script(sql, "postgres"), "postgres")[:2]
     assert [(f["rule"], f["table"]) for f in findings] == [("pg-drop-table", "u")]
     assert [(s["rule"], s["table"], s["reason"]) for s in suppressed] == [("pg-drop-table", "t", "archived in CHG-12")]
 
@@ -159,7 +159,7 @@ def test_bad_suppressions_fail_naming_file_and_line(comment, message):
     ("mysql", "SELECT 1;\nCREATE TABLE x (\n a int,\n b int", 4, "Expecting )"),
 ])
 def test_unparsable_statement_is_named_by_file_line_and_parser_message(engine, sql, line, message):
-    _, _, errors = risk.lint_script(script(sql, engine), engine)
+    errors = risk.lint_script(script(sql, engine), engine)[2]
     assert [(e["file"], e["line"], e["statement"], e["message"]) for e in errors] == [("0001_x.up.sql", line, 2, message)]
 
 

@@ -175,8 +175,8 @@ options:
       - With O(state=applied), rehearse the pending migrations first on a scratch copy of the target's tables
         (schema only, a scratch database on the same server, dropped afterwards) - ups, downs newest first (each must
         restore the schema exactly, else a C(down-does-not-restore) finding names the differences), ups again.
-        Allowed in check mode, since it never writes to the target. Needs C(CREATE) and C(DROP) on the server's
-        databases. MySQL/MariaDB only for now.
+        Allowed in check mode, since it never writes to the target. Needs the right to create and drop databases;
+        on PostgreSQL also C(pg_dump) (as new as the server) on the host that runs the module, for the schema copy.
     type: bool
     default: false
   long_transaction_seconds:

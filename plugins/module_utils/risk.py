@@ -65,6 +65,8 @@ RULES = {rule.id: rule for rule in (
        "split the migration, use an online method, or declare a realistic duration", "-", "none"),
     _R("long-transaction", "high", "-", "a transaction open for long on the table makes the DDL queue behind it and "
        "everything else queue behind the DDL", "wait for it or end it before the window", "-", "none"),
+    _R("unanalysed", "low", "-", "the statement parsed, but the rules could not read its tree (a gap in dbops.runbooks)",
+       "review the statement by hand; report the gap", "-", "none"),
     _R("down-does-not-restore", "high", "-", "on a scratch copy of the schema, up then down leaves a schema that differs "
        "from the copy", "make the down file undo exactly what the up file does (the differences are listed)", "-", "none"),
     # --- PostgreSQL --------------------------------------------------------------------------
@@ -704,7 +706,7 @@ def lint_script(script, engine, analyzer=None):
                     wanted[rule] = reason
         previous_end = end_line
         try:
-            parsed = analyzer.parse(statement.text)
+            parsed = _parse(analyzer, statement.text)
         except ParseFailure as e:
             line = statement.line + (statement.text.count("\n", 0, e.offset) if e.offset is not None else 0)
             error = dict(file=script.display, line=line, statement=statement.index, message=str(e),
@@ -719,7 +721,11 @@ def lint_script(script, engine, analyzer=None):
                 continue
         if parsed is None:
             continue
-        for hit in analyzer.hits(parsed, ctx):
+        try:
+            hits = list(analyzer.hits(parsed, ctx))
+        except (AttributeError, KeyError, TypeError, IndexError, ValueError) as e:  # a tree shape the rules do not know
+            hits = [Hit("unanalysed", None, "%s: %s" % (type(e).__name__, e))]
+        for hit in hits:
             rule_id, guard = (hit.rule.split("!") + [""])[:2]
             rule = RULES[rule_id]
             finding = dict(rule=rule_id, risk="low" if guard else rule.risk, lock=rule.lock, file=script.display,
@@ -730,6 +736,16 @@ def lint_script(script, engine, analyzer=None):
             else:
                 findings.append(finding)
     return findings, suppressed, errors
+
+
+def _parse(analyzer, text):
+    """The parsed statement; a parser's own failure (sqlglot raises more than ParseError) counts as a syntax error."""
+    try:
+        return analyzer.parse(text)
+    except ParseFailure:
+        raise
+    except Exception as e:  # pylint: disable=broad-exception-caught
+        raise ParseFailure("%s: %s" % (type(e).__name__, e))
 
 
 def _fallback(analyzer, text):

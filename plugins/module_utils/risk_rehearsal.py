@@ -110,8 +110,8 @@ class PostgresScratch(Scratch):
         binary = shutil.which("pg_dump")
         if binary is None:
             raise DbopsError("rehearse on PostgreSQL needs pg_dump on the host that runs the module; nothing was changed")
-        dump = subprocess.run([binary, "--schema-only", "--no-owner", "--no-privileges", "--dbname",
-                               self.params["login_db"] or "postgres"], env=pg_environment(self.params),
+        command = [binary, "--schema-only", "--no-owner", "--no-privileges", "--dbname", self.params["login_db"] or "postgres"]
+        dump = subprocess.run(command, env=pg_environment(self.params),  # pylint: disable=ansible-bad-function
                               capture_output=True, check=False)
         if dump.returncode != 0:
             raise DbopsError("rehearse: pg_dump --schema-only failed: %s; nothing was changed"

@@ -210,3 +210,11 @@ def test_above_and_rules_for():
     assert [f["risk"] for f in risk.above(findings, "low")] == ["high", "medium"]
     assert risk.above(findings, "high") == []
     assert "my-drop-table" not in risk.rules_for("postgres") and "parse-error" in risk.rules_for("mysql")
+
+
+def test_a_tree_the_rules_cannot_read_is_a_low_finding_not_a_crash(monkeypatch):
+    def broken(self, parsed, ctx):
+        raise KeyError("relation")
+    monkeypatch.setattr(risk.PostgresAnalyzer, "hits", broken)
+    findings = risk.lint_script(script("CREATE INDEX i ON t (a)", "postgres"), "postgres")[0]
+    assert [(f["rule"], f["risk"]) for f in findings] == [("unanalysed", "low")]

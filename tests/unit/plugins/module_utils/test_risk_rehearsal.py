@@ -15,4 +15,5 @@ def test_differences_name_tables_and_lines():
     after = {"t": ["`id` bigint NOT NULL", "PRIMARY KEY (`id`)", "KEY `t_a` (`a`)"], "extra": []}
     assert compare(before, after) == [
         "table gone is missing", "table extra is left over", "table t: gained KEY `t_a` (`a`)"]
-    assert compare(after, before)[-1] == "table t: lost KEY `t_a` (`a`)"
+    reverse = compare(before=after, after=before)
+    assert reverse[-1] == "table t: lost KEY `t_a` (`a`)"

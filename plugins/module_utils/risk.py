@@ -589,7 +589,7 @@ class MySQLAnalyzer:
     def _keywords(self, parsed, ctx):
         words = parsed.words
         if words[:2] == ["RENAME", "TABLE"]:
-            return [Hit("my-rename-table", words[2].lower() if len(words) > 2 else None, " ".join(words[2:5]).lower())]
+            return [Hit("my-rename-table", parsed.name(2), " ".join(parsed.raw[2:5]))]
         if words[:2] == ["CREATE", "TABLE"]:
             ctx.created.add(parsed.name(2))
             return []
@@ -622,7 +622,7 @@ def _guarded(hit):
                         rule=hit.rule + "!guarded")
 
 
-_KEYWORD_TOKEN = re.compile(r"`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|#[^\n]*|/\*.*?\*/|[A-Za-z0-9_$]+|=",
+_KEYWORD_TOKEN = re.compile(r"(?:`(?:[^`]|``)*`|[A-Za-z0-9_$]+)(?:\.(?:`(?:[^`]|``)*`|[A-Za-z0-9_$]+))+|`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|#[^\n]*|/\*.*?\*/|[A-Za-z0-9_$]+|=",
                             re.S)
 
 
@@ -638,10 +638,15 @@ class _Keywords:
         return any(tuple(self.words[i:i + n]) == sequence for i in range(len(self.words) - n + 1))
 
     def name(self, index):
-        return self.raw[index].strip("`").split("`.`")[-1] if len(self.raw) > index else None
+        return _unquoted_last(self.raw[index]) if len(self.raw) > index else None
 
     def after(self, word):
         return self.name(self.words.index(word) + 1) if word in self.words else None
+
+
+def _unquoted_last(name):
+    """`db`.`t` or db.t -> t"""
+    return re.split(r"\.(?=`|[A-Za-z0-9_$])", name)[-1].strip("`")
 
 
 def _words(text):

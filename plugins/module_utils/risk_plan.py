@@ -18,12 +18,14 @@ def assess_plan(migrator, params, result, diff=False):
     """Add `risk` to each entry of result['pending'] and `risk_findings` to the result; raise over max_risk."""
     todo = migrator.pending(params["target"])
     engine = migrator.engine
+    result["risk_findings"] = []
+    if not todo:
+        return
     try:
         risk.require_parser(engine)
     except DbopsError as e:
         if params.get("max_risk") or params.get("rehearse"):
             raise
-        result["risk_findings"] = []
         result["risk_note"] = str(e)
         return
     catalog = catalog_for(migrator.conn, params.get("long_transaction_seconds", 60))

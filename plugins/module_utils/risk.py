@@ -26,7 +26,6 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsEr
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize, without_leading_comments
 
 
-
 class _Lazy:
     """A parser module imported on first use: sqlglot costs ~160 ms, pglast ~50 ms, and a run needs one."""
 
@@ -627,8 +626,11 @@ def _guarded(hit):
                         rule=hit.rule + "!guarded")
 
 
-_KEYWORD_TOKEN = re.compile(r"(?:`(?:[^`]|``)*`|[A-Za-z0-9_$]+)(?:\.(?:`(?:[^`]|``)*`|[A-Za-z0-9_$]+))+|`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|#[^\n]*|/\*.*?\*/|[A-Za-z0-9_$]+|=",
-                            re.S)
+_NAME = r"(?:`(?:[^`]|``)*`|[A-Za-z0-9_$]+)"
+_KEYWORD_TOKEN = re.compile(
+    _NAME + r"(?:\." + _NAME + r")*"  # a name, qualified or not
+    r"|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|#[^\n]*|/\*.*?\*/"  # strings and comments (dropped)
+    r"|=", re.S)
 
 
 class _Keywords:

@@ -32,6 +32,7 @@ class Catalog:
         self.tables = {}
         self.transactions = {}
         self.notes = []
+        self.unread = set()
 
     def load(self, tables):
         wanted = sorted({t for t in tables if t and t not in self.tables})
@@ -39,15 +40,22 @@ class Catalog:
             return
         for name in wanted:
             self.tables[name] = None
-        self.tables.update(self._sizes(wanted))
-        for name, holders in self._transactions(wanted).items():
-            self.transactions.setdefault(name, []).extend(holders)
+        error = self.conn.engine.driver().Error
+        try:
+            self.tables.update(self._sizes(wanted))
+            for name, holders in self._transactions(wanted).items():
+                self.transactions.setdefault(name, []).extend(holders)
+        except error as e:  # the plan goes on without the catalog's word on these tables
+            self.notes.append("catalog not read for %s: %s" % (", ".join(wanted), error_text(e)))
+            self.unread.update(wanted)
 
     def adjust(self, findings, display):
         """Raise or lower each finding's risk by its table's size; add a finding per long transaction."""
         self.load(f["table"] for f in findings)
         extra = []
         for finding in findings:
+            if finding["table"] in self.unread:
+                continue
             stats = self.tables.get(finding["table"])
             if stats is None and finding["table"]:  # not there yet: an earlier pending migration creates it, empty
                 stats = dict(rows=0, bytes=0)

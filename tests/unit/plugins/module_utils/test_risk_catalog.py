@@ -5,12 +5,29 @@ from __future__ import annotations
 from ansible_collections.dbops.runbooks.plugins.module_utils.risk_catalog import Catalog, RATES
 
 
+class FakeDriverError(Exception):
+    pass
+
+
+class FakeConnection:
+    """Only what Catalog.load asks of a connection: the driver's error class."""
+
+    class engine:  # pylint: disable=invalid-name
+        @staticmethod
+        def driver():
+            return FakeConnection
+
+    Error = FakeDriverError
+
+
 class FakeCatalog(Catalog):
     def __init__(self, sizes, transactions=None):
         self.long_seconds = 60
         self.tables = {}
         self.transactions = {}
         self.notes = []
+        self.unread = set()
+        self.conn = FakeConnection()
         self.sizes = sizes
         self.holders = transactions or {}
 
@@ -57,3 +74,14 @@ def test_estimate_sums_the_most_expensive_finding_per_statement():
     findings = [dict(statement=1, estimate_seconds=2.0), dict(statement=1, estimate_seconds=5.0),
                 dict(statement=2, estimate_seconds=1.5), dict(statement=None, estimate_seconds=None)]
     assert Catalog.estimate(findings, []) == 6.5
+
+
+def test_a_catalog_that_cannot_be_read_leaves_the_risk_alone():
+    class Denied(FakeCatalog):
+        def _sizes(self, names):
+            raise FakeDriverError("permission denied for pg_class")
+    catalog = Denied({})
+    findings = [finding()]
+    catalog.adjust(findings, "f")
+    assert findings[0]["risk"] == "high" and "rows" not in findings[0]
+    assert catalog.notes == ["catalog not read for community_posts: permission denied for pg_class"]

@@ -4,7 +4,8 @@
 """The live catalog's say in a risk: table sizes and open transactions raise or lower it, and give
 each statement a time estimate.
 
-Sizes: PostgreSQL pg_class.reltuples and pg_total_relation_size, MySQL information_schema.tables
+Sizes: PostgreSQL pg_class.reltuples and relpages (table, TOAST and indexes; catalog columns, so a
+locked table does not block the plan), MySQL information_schema.tables
 (table_rows and data_length + index_length, both estimates). Transactions: PostgreSQL pg_locks on
 the table joined with pg_stat_activity; MySQL performance_schema.metadata_locks when it is on,
 otherwise every long InnoDB transaction (it may hold the table's metadata lock).
@@ -93,8 +94,11 @@ class Catalog:
 
 class PostgresCatalog(Catalog):
     def _sizes(self, names):
+        # Catalog columns only: pg_total_relation_size() would queue behind an ACCESS EXCLUSIVE lock on the table.
         rows = self.conn.query(
-            "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c"
+            "SELECT c.relname, c.reltuples::bigint, (c.relpages::bigint + COALESCE(t.relpages, 0) + COALESCE((SELECT"
+            " SUM(i.relpages) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0))"
+            " * current_setting('block_size')::bigint FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid"
             " WHERE c.relkind IN ('r', 'p', 'm') AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)", (names,))
         return _sized(rows)  # reltuples is -1 before the first ANALYZE: rows unknown
 

@@ -19,6 +19,7 @@ SHIPPED_SUFFIX = ".sql"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_async = True
+    MODULE = "dbops.runbooks.migrate_apply"  # migrate_lint's action reuses this class
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -42,7 +43,7 @@ class ActionModule(ActionBase):
                     folder = os.path.dirname(found.rstrip("/"))
                 args["_files"] = self._read_folder(folder)
         wrap_async = self._task.async_val and not self._connection.has_native_async
-        result.update(self._execute_module(module_name="dbops.runbooks.migrate_apply", module_args=args,
+        result.update(self._execute_module(module_name=self.MODULE, module_args=args,
                                            task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -26,6 +26,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.adoption import imp
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
+from ansible_collections.dbops.runbooks.plugins.module_utils.risk_plan import assess_plan
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import without_leading_comments
 
 APPLIED = "applied"
@@ -505,6 +506,8 @@ def run_migrate_apply(module):
                           v for v in migrator.applied_versions() if v not in migrator.by_version))
         plan, scripts = plan_for(migrator, params, result)
         result["pending"] = plan
+        if params["state"] == "applied":  # risk per migration and statement; max_risk and rehearse stop here
+            assess_plan(migrator, params, result, module._diff)
         result["changed"] = bool(plan)
         if module._diff and scripts:
             result["diff"] = dict(prepared="".join("-- %s\n%s\n" % (s.display, s.text.rstrip()) for s in scripts))

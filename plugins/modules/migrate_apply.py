@@ -36,6 +36,9 @@ description:
     a pending migration older than the newest applied one fails unless O(out_of_order=true).
   - In check mode nothing is written (no history table, no lock); the result is the plan (RV(pending)), with the
     SQL in the diff when run with C(--diff).
+  - With O(state=applied) the plan carries the risk of each pending migration and statement (rule, line, lock,
+    estimate), weighed against the live catalog, when C(pglast)/C(sqlglot) are installed; O(max_risk) and
+    O(rehearse) act on it before anything is applied.
   - By default the files are read on the controller and shipped to the module by the action plugin, like
     M(ansible.builtin.copy) does, so a play can target a bastion that reaches the database while the
     migrations stay in the playbook repository. With O(remote_src=true) they are read on the managed host.
@@ -188,6 +191,27 @@ options:
     description:
       - Who applies the migrations, recorded in the history and audit. Defaults to C(user@host) of the module's process.
     type: str
+  max_risk:
+    description:
+      - With O(state=applied), fail before anything is applied when a pending statement's risk is above this level
+        (V(medium) stops on C(high)), naming file, line and rule. Risk comes from M(dbops.runbooks.migrate_lint)'s
+        rules weighed against the live catalog (C(docs/migration-risk-rules.md)); needs C(pglast) or C(sqlglot).
+    type: str
+    choices: [none, low, medium, high]
+  rehearse:
+    description:
+      - With O(state=applied), rehearse the pending migrations first on a scratch copy of the target's tables
+        (schema only, a scratch database on the same server, dropped afterwards) - ups, downs newest first (each must
+        restore the schema exactly, else a C(down-does-not-restore) finding names the differences), ups again.
+        Allowed in check mode, since it never writes to the target. Needs the right to create and drop databases;
+        on PostgreSQL also C(pg_dump) (as new as the server) on the host that runs the module, for the schema copy.
+    type: bool
+    default: false
+  long_transaction_seconds:
+    description:
+      - A transaction open longer than this on a table a pending statement locks is a C(long-transaction) finding.
+    type: int
+    default: 60
   _files:
     description:
       - Internal. The action plugin puts the files it read on the controller here; do not set it.
@@ -280,6 +304,20 @@ findings:
   description: Drift (C(drift)), order (C(out_of_order)) and interrupted-run (C(interrupted)) findings.
   returned: always
   type: dict
+risk_findings:
+  description:
+    - With O(state=applied), the risk findings of the pending migrations (see M(dbops.runbooks.migrate_lint)'s
+      RV(dbops.runbooks.migrate_lint#module:findings)), and the rehearsal's C(down-does-not-restore) findings. Each
+      plan entry in RV(pending) also has C(risk), C(estimate_seconds) and C(risk_statements), and with C(--diff)
+      C(risk_rules) (the rules' text).
+  returned: when O(state=applied)
+  type: list
+  elements: dict
+rehearsal:
+  description: With O(rehearse), the scratch database used, C(tables_copied), per migration C(up_ms), C(down_ms) and
+    C(reup_ms), C(findings), C(total_ms) and whether it was C(dropped).
+  returned: when O(rehearse) and something is pending
+  type: dict
 batch:
   description: Batch number of this run (one run is one batch); null when nothing ran.
   returned: always
@@ -368,6 +406,9 @@ def main():
             audit_table=dict(type="str"),
             out_of_order=dict(type="bool", default=False),
             applied_by=dict(type="str"),
+            max_risk=dict(type="str", choices=["none", "low", "medium", "high"]),
+            rehearse=dict(type="bool", default=False),
+            long_transaction_seconds=dict(type="int", default=60),
             _files=dict(type="dict"),  # set by the action plugin: {relative path: base64 content}
         ),
         required_one_of=[("migrations_dir", "path")],

@@ -1,0 +1,1 @@
+CREATE TABLE lint_items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a bigint);

@@ -1,0 +1,1 @@
+CREATE INDEX lint_existing_note_index ON lint_existing (note);

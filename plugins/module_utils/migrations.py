@@ -506,7 +506,9 @@ def run_migrate_apply(module):
                           v for v in migrator.applied_versions() if v not in migrator.by_version))
         plan, scripts = plan_for(migrator, params, result)
         result["pending"] = plan
-        if params["state"] == "applied":  # risk per migration and statement; max_risk and rehearse stop here
+        # Risk per migration and statement: in the plan (check mode), and before a run only when max_risk or
+        # rehearse asks for it, so a plain run reaches its first statement without parsing and catalog reads.
+        if params["state"] == "applied" and (module.check_mode or params.get("max_risk") or params.get("rehearse")):
             assess_plan(migrator, params, result, module._diff)
         result["changed"] = bool(plan)
         if module._diff and scripts:

@@ -517,7 +517,7 @@ def status(backfill):
         return dict(changed=False, job=backfill.job, status="absent", msg="no checkpoint for job %s" % backfill.job)
     alive = bool(row["session_id"]) and row["status"] == RUNNING and backfill.dialect.session_alive(row["session_id"])
     result = dict(changed=False, job=backfill.job, status=row["status"], last_key=row["last_key"],
-                  session_alive=alive, updated_at=row["updated_at"], error=row["error"],
+                  session_id=row["session_id"], session_alive=alive, updated_at=row["updated_at"], error=row["error"],
                   lock_retries=row["lock_retries"], **progress_from_checkpoint(row))
     result["msg"] = "%s: %s, %d of %d rows, %.1f rows/s, ETA %s s" % (
         backfill.job, row["status"], result["rows_done"], result["rows_total"], result["rows_per_second"],
@@ -632,7 +632,7 @@ def _record_stop(backfill, status, after, progress, error):
                                  batches=progress.batches, elapsed_seconds=progress.elapsed(),
                                  throttled_seconds=progress.throttled_seconds, lock_retries=backfill.lock_retries,
                                  error=error)
-    except backfill.engine.driver().Error:
+    except (DbopsError, backfill.engine.driver().Error):
         pass  # a dead session cannot record; the checkpoint of the last batch still says where to resume
 
 

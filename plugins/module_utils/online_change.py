@@ -420,7 +420,8 @@ def run_db_online_change(module):
         phase, rollback = params["phase"], params["state"] == "rolled_back"
         result = dict(changed=False, pattern=params["pattern"], phase=phase, state=params["state"], statements=[])
         if phase == "backfill":
-            result["backfill"] = online.backfill_args()
+            ready = online.applied("expand" if params["pattern"] == "expand_contract" else "prepare")
+            result.update(ready=ready, backfill=online.backfill_args() if ready else None)
             return result
         if phase == "verify":
             result.update(online.verify())

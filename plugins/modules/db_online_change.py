@@ -128,11 +128,23 @@ backfill:
   description: With O(phase=backfill), the arguments for M(dbops.runbooks.db_backfill) (table, set or statement, where, key).
   returned: when O(phase=backfill)
   type: dict
+ready:
+  description: >-
+    With O(phase=backfill), whether the phase before it (expand, prepare) is applied; a check-mode rehearsal
+    skips the backfill when it is not.
+  returned: when O(phase=backfill)
+  type: bool
 rows:
   description: With O(phase=verify), rows of O(table); RV(shadow_rows), RV(checksum), RV(shadow_checksum) next to it.
   returned: when O(phase=verify)
   type: int
-shadow_rows:
+shadow_ready:
+  description: >-
+    With O(phase=backfill), whether the phase before it (expand, prepare) is applied; a check-mode rehearsal
+    skips the backfill when it is not.
+  returned: when O(phase=backfill)
+  type: bool
+rows:
   description: With O(phase=verify), rows of the shadow table.
   returned: when O(phase=verify)
   type: int

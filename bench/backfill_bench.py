@@ -122,8 +122,8 @@ def db_backfill(engine):
     out.close()
     play = [{"name": "bench", "hosts": "localhost", "gather_facts": False,
              "module_defaults": {"group/dbops.runbooks.database": dict(SERVERS[engine], login_db=DB)},
-             "tasks": [task, {"name": "save", "ansible.builtin.copy": {"content": "{{ result | to_json }}",
-                                                                         "dest": out.name, "mode": "0644"}}]}]
+             "tasks": [task, {"name": "save", "ansible.builtin.copy": {
+                 "content": "{{ result | to_json }}", "dest": out.name, "mode": "0644"}}]}]
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         json.dump(play, handle)
     env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
@@ -158,14 +158,14 @@ def main():
         ratio = batched["rows_per_second"] / single["rows_per_second"]
         print("%s, %d rows, writer at %g writes/s:" % (engine, ROWS, RATE))
         print(line("single UPDATE", single))
-        print(line("db_backfill", batched) + "   (%d batches, task wall %.1f s)" % (batched["batches"],
-                                                                                  batched["wall_seconds"]))
+        print(line("db_backfill", batched)
+              + "   (%d batches, task wall %.1f s)" % (batched["batches"], batched["wall_seconds"]))
         w = batched["writer"]
         print("  targets: writer p99 %.2f ms <= 50 ms: %s; failed writes %d == 0: %s; throughput %.0f %% >= 50 %%: %s"
               % (w["p99_ms"], "met" if w["p99_ms"] <= 50 else "MISSED", w["failed"],
                  "met" if w["failed"] == 0 else "MISSED", 100 * ratio, "met" if ratio >= 0.5 else "MISSED"))
-        print("  single UPDATE writer stall: max %.0f ms, %d failed writes" % (single["writer"]["max_ms"],
-                                                                              single["writer"]["failed"]))
+        print("  single UPDATE writer stall: max %.0f ms, %d failed writes"
+              % (single["writer"]["max_ms"], single["writer"]["failed"]))
         conn = admin("postgres") if engine == "postgres" else admin("mysql")
         run(conn, "DROP DATABASE IF EXISTS %s%s" % (DB, " WITH (FORCE)" if engine == "postgres" else ""))
         conn.close()

@@ -183,7 +183,7 @@ def _lexicographic(columns, values, op, inclusive):
 
 def server_reason(exc):
     """The server's error without PostgreSQL's LINE/caret context (the statement is named next to it)."""
-    return error_text(exc).split(" LINE ")[0]
+    return error_text(exc).split(" LINE ", maxsplit=1)[0]
 
 
 def literal(sql):

@@ -159,9 +159,9 @@ class MySQLSQL(OnlineSQL):
 
     def expand(self, c):
         body = "SET NEW.%s = %s" % (self.q(c.new_column), c.expression_for("NEW."))
-        return ["ALTER TABLE %s ADD COLUMN %s %s NULL, ALGORITHM=INSTANT" % (self.q(c.table), self.q(c.new_column),
-                                                                          c.new_type)] + \
-            self._triggers(c, [("BEFORE INSERT", "ins"), ("BEFORE UPDATE", "upd")], lambda s: body)
+        add = "ALTER TABLE %s ADD COLUMN %s %s NULL, ALGORITHM=INSTANT" % (self.q(c.table), self.q(c.new_column),
+                                                                           c.new_type)
+        return [add] + self._triggers(c, [("BEFORE INSERT", "ins"), ("BEFORE UPDATE", "upd")], lambda s: body)
 
     def unexpand(self, c):
         return self._drop_triggers(c, ["ins", "upd"]) + [
@@ -393,7 +393,7 @@ class OnlineChange:
         except self.engine.driver().Error as e:
             if error_code(e) in self.sql.retryable:
                 raise
-            raise DbopsError("%s: %s -- %s" % (phase, error_text(e).split(" LINE ")[0], " ".join(statements)[:300]),
+            raise DbopsError("%s: %s -- %s" % (phase, error_text(e).split(" LINE ", maxsplit=1)[0], " ".join(statements)[:300]),
                              executed=list(self.executed))
         if transactional:
             self.executed.extend(statements)

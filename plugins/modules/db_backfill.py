@@ -52,7 +52,7 @@ options:
     elements: str
   set:
     description:
-      - Columns to set, as column name to SQL expression (for example C(email_lower: lower(email))).
+      - Columns to set, as column name to SQL expression (for example V(email_lower) to V(lower(email))).
       - Exactly one of O(set) and O(statement) is needed with O(state=backfilled).
     type: dict
   statement:

@@ -138,13 +138,7 @@ rows:
   description: With O(phase=verify), rows of O(table); RV(shadow_rows), RV(checksum), RV(shadow_checksum) next to it.
   returned: when O(phase=verify)
   type: int
-shadow_ready:
-  description: >-
-    With O(phase=backfill), whether the phase before it (expand, prepare) is applied; a check-mode rehearsal
-    skips the backfill when it is not.
-  returned: when O(phase=backfill)
-  type: bool
-rows:
+shadow_rows:
   description: With O(phase=verify), rows of the shadow table.
   returned: when O(phase=verify)
   type: int

@@ -7,6 +7,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils import backfill
 from ansible_collections.dbops.runbooks.plugins.module_utils.backfill import (
     MySQLDialect, PostgresDialect, Progress, Throttle, default_job, literal, progress_from_checkpoint, with_retries)
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
+from ansible_collections.dbops.runbooks.plugins.module_utils.online_change import Change, short_name, validate
 
 
 class FakeClock:
@@ -119,7 +120,7 @@ def test_other_errors_and_exhausted_retries_raise():
 
 
 def test_backoff_is_capped():
-    assert all(2.5 <= backfill.backoff(20) <= 7.5 for _ in range(20))
+    assert all(2.5 <= backfill.backoff(20) <= 7.5 for attempt in range(20))
 
 
 class Quoting:
@@ -173,3 +174,33 @@ def test_default_job_names_the_table_and_the_change():
 
 def test_user_sql_percent_signs_are_doubled_for_parameter_binding():
     assert literal("name LIKE 'a%'") == "name LIKE 'a%%'"
+
+
+# --- db_online_change: names and input checks ------------------------------------------------
+
+def online_params(**overrides):
+    params = dict(pattern="expand_contract", phase="expand", table="users", old_column="email",
+                  new_column="email_norm", new_type="VARCHAR(80)", expression="lower({old})")
+    params.update(overrides)
+    return params
+
+
+def test_names_stay_within_63_characters_and_are_stable():
+    long_name = short_name("dbops", "t" * 80, "sync")
+    assert len(long_name) == 63 and long_name == short_name("dbops", "t" * 80, "sync")
+    assert short_name("dbops", "users", "sync") == "dbops_users_sync"
+
+
+def test_expression_names_the_quoted_old_column():
+    change = Change(online_params(), PostgresDialect(FakeConn()).engine)
+    assert change.expression_for("NEW.") == 'lower(NEW."email")'
+    assert change.expression_for("") == 'lower("email")'
+
+
+def test_bad_pattern_input_is_one_line():
+    with pytest.raises(DbopsError, match="pattern expand_contract needs new_type"):
+        validate(online_params(new_type=None))
+    with pytest.raises(DbopsError, match="has no phase swap"):
+        validate(online_params(phase="swap"))
+    with pytest.raises(DbopsError, match=r"expression must name the old column as \{old\}"):
+        validate(online_params(expression="lower(email)"))

@@ -35,7 +35,7 @@ SERVERS = {
                   login_password=PASSWORD),
 }
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WRITER_PATH = os.path.join(TOP, "tests/integration/targets/db_backfill/files/loopback_writer.py")
+WRITER_PATH = os.path.join(TOP, "tests/integration/targets/setup_loopback_writer/files/loopback_writer.py")
 
 
 def load_writer():

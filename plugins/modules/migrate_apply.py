@@ -38,7 +38,8 @@ description:
     SQL in the diff when run with C(--diff).
   - With O(state=applied) the plan carries the risk of each pending migration and statement (rule, line, lock,
     estimate), weighed against the live catalog, when C(pglast)/C(sqlglot) are installed; O(max_risk) and
-    O(rehearse) act on it before anything is applied.
+    O(rehearse) act on it before anything is applied. A run without either does not analyse (the check-mode
+    plan does).
   - By default the files are read on the controller and shipped to the module by the action plugin, like
     M(ansible.builtin.copy) does, so a play can target a bastion that reaches the database while the
     migrations stay in the playbook repository. With O(remote_src=true) they are read on the managed host.

@@ -19,7 +19,13 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
+try:
+    from ansible.plugins.action import VariableLayer
+except ImportError:  # ansible-core < 2.21: facts come from the result's ansible_facts
+    VariableLayer = None
+
 from ansible_collections.dbops.runbooks.plugins.action.migrate_apply import ActionModule as MigrateApplyAction
+from ansible_collections.dbops.runbooks.plugins.action.runbook_gate import ControllerTransport, TemplatedVars
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import gates as gate_engine
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import steps as logic
 
@@ -49,11 +55,12 @@ class ActionModule(ActionBase):
         phase = self.args.get("phase", "migrate")
         if phase not in PHASES:
             return dict(result, failed=True, msg="phase must be one of %s, got %r" % (", ".join(PHASES), phase))
-        self.key = self.args.get("step") or self.vars.get("runbook_step_key")
-        self.runbook = self.args.get("runbook") or self.vars.get("runbook") or {}
+        self.key = self.args.get("step") or self._var("runbook_step_key")
+        self.runbook = self.args.get("runbook") or self._var("runbook") or {}
         self.lines = []       # what the task output says, in order
         self.reports = []     # dbops_report entries of the modules run, for the run report
         self.out = dict(changed=False)
+        self.facts = {}       # variables the phase sets for the step's later tasks
         try:
             self.step = logic.step_definition(self.runbook, self.key)
             getattr(self, "_phase_" + phase)()
@@ -63,6 +70,11 @@ class ActionModule(ActionBase):
             self.out.update(e.details, failed=True, msg=str(e), failed_phase=e.label)
         finally:
             self._cleanup()
+        if self.facts:
+            self.out["ansible_facts"] = self.facts
+            if VariableLayer is not None:  # set_fact's layer: plain variables, no top-level-fact deprecation
+                self.register_host_variables({}, VariableLayer.CACHEABLE_FACT)
+                self.register_host_variables(self.facts, VariableLayer.EPHEMERAL_FACT)
         result.update(self.out)
         if self.lines:
             result["lines"] = self.lines
@@ -70,6 +82,13 @@ class ActionModule(ActionBase):
             result["dbops_reports"] = self.reports
         result["_ansible_verbose_always"] = True
         return result
+
+    def _var(self, name, default=None):
+        """A task variable, templated (the step's data refers to other variables, e.g. runbook.history_table)."""
+        if name not in self.vars:
+            return default
+        value = self._templar.template(self.vars[name])
+        return default if value is None else value
 
     def _cleanup(self):
         tmpdir = getattr(self._connection._shell, "tmpdir", None)
@@ -79,10 +98,10 @@ class ActionModule(ActionBase):
     # --- phases -------------------------------------------------------------------------------
 
     def _phase_begin(self):
-        self.out["ansible_facts"] = {
+        self.facts.update({
             STARTED_AT: logic.utc_now().isoformat(), STARTED_EPOCH: time.time(), FAILURE: {},
             RESULTS: self.vars.get(RESULTS) or [],
-        }
+        })
 
     def _phase_migrate(self):
         self._phase_plan()
@@ -150,7 +169,7 @@ class ActionModule(ActionBase):
         started = self.vars.get(STARTED_EPOCH)
         if started is None:
             raise logic.StepError("step %s: its start was not recorded (phase begin)" % self.key)
-        override = (self.vars.get("runbook_step_window_seconds") or {}).get(self.key)
+        override = (self._var("runbook_step_window_seconds", {})).get(self.key)
         timing, warning, failure = logic.time_box(self.step, time.time() - float(started), override)
         self.out["timing"] = timing
         if warning:
@@ -186,29 +205,37 @@ class ActionModule(ActionBase):
         self.lines.append(self.out["summary"])
 
     def _phase_fail(self):
-        """Note how the step failed and was rolled back, then fail naming the step, the cause and the rollback."""
+        """Note how the step failed and was rolled back (the last task of a rescue); phase record then stops the run.
+
+        A failed task's variables are not kept, so this phase succeeds and the record fails instead.
+        """
         rollback = self.args.get("rollback") or {}
         first = rollback.get("first_failure") or dict(task=self._failed_task_name(),
                                                      cause=to_text(self.vars.get("ansible_failed_result", {}).get("msg", "unknown")))
         summary = self.args.get("summary") or rollback.get("summary") or logic.NOTHING_TO_ROLL_BACK
         failure = dict(task=first["task"], cause=first["cause"], rollback=summary)
-        self.out.update(failed=True, msg=logic.failure_message(self.key, failure, self.args.get("held") or ()),
-                        ansible_facts={FAILURE: failure})
+        self.facts[FAILURE] = dict(failure, message=logic.failure_message(self.key, failure, self.args.get("held") or ()))
+        self.out.update(step_failure=failure, msg=self.facts[FAILURE]["message"])
 
     def _phase_record(self):
-        """Append the step's record to runbook_step_results (the run report reads it)."""
+        """Append the step's record to runbook_step_results (the run report reads it); fail the run when the
+        step failed and phase fail noted its rollback."""
         failed_task = self.vars.get("ansible_failed_task")
+        failure = dict(self.vars.get(FAILURE) or {})
+        message = failure.pop("message", None)
         unhandled = {}
-        if failed_task and not self.vars.get(FAILURE):
+        if failed_task and not failure:
             unhandled = dict(task=self._failed_task_name(),
                              cause=to_text(self.vars.get("ansible_failed_result", {}).get("msg", "unknown")),
                              rollback="the rollback failed: the step is in an unknown state")
         record = logic.step_record(
             self.key, self.step, self.vars.get(STARTED_AT), self.vars.get(STARTED_EPOCH, time.time()), time.time(),
-            (self.vars.get("runbook_step_window_seconds") or {}).get(self.key), self.vars.get(FAILURE) or {},
+            (self._var("runbook_step_window_seconds", {})).get(self.key), failure,
             unhandled, self.vars.get("runbook_gate_results") or [])
-        self.out["ansible_facts"] = {RESULTS: list(self.vars.get(RESULTS) or []) + [record]}
+        self.facts[RESULTS] = list(self.vars.get(RESULTS) or []) + [record]
         self.out["step"] = dict(key=record["key"], status=record["status"], duration_s=record["duration_s"])
+        if message:  # the step failed and its rescue rolled it back: the run stops here, naming why
+            self.out.update(failed=True, msg=message)
 
     # --- parts ----------------------------------------------------------------------------------
 
@@ -276,7 +303,7 @@ class ActionModule(ActionBase):
         return res
 
     def _checks(self, when, label):
-        checks = ((self.args.get("checks") or (self.vars.get("runbook_checks") or {}).get(self.key) or {}).get(when)) or []
+        checks = ((self.args.get("checks") or self._var("runbook_checks", {}).get(self.key) or {}).get(when)) or []
         if not checks:
             return
         res = self._module("dbops.runbooks.db_check", dict(self._database(), checks=checks), label,
@@ -285,24 +312,29 @@ class ActionModule(ActionBase):
         self.lines.append("%s: %s" % (when, res.get("msg", "")))
 
     def _gates(self, lines):
+        """The step's gates at `lines`, run in-process (plugin_utils/gates.py); a blocking failure fails the phase."""
         if not lines:
             return
-        gates = gate_engine.run_gates(
-            step=self.key, lines=lines, gates=(self.vars.get("runbook_gates") or {}).get(self.key) or [],
-            task_vars=self.vars, check_mode=bool(self._task.check_mode), templar=self._templar)
-        results = list(self.vars.get("runbook_gate_results") or []) + gates["results"]
-        self.out.setdefault("ansible_facts", {})["runbook_gate_results"] = results
-        self.vars["runbook_gate_results"] = results
-        self.out["changed"] = self.out["changed"] or gates.get("changed", False)
-        self.lines += gates["lines"]
-        if gates.get("failed"):
-            raise PhaseFailed("Gates %s of step %s" % (", ".join(lines), self.key), gates["msg"])
+        gates = self._var("runbook_gates", {}).get(self.key) or []
+        try:
+            results = gate_engine.run_gates(gates, lines, self.key, TemplatedVars(self._templar, self.vars),
+                                            bool(self._task.check_mode), ControllerTransport())
+        except gate_engine.GateConfigError as e:
+            raise logic.StepError(to_text(e))
+        recorded = gate_engine.recorded(self.vars.get("runbook_gate_results"), results)
+        self.vars["runbook_gate_results"] = recorded
+        self.facts["runbook_gate_results"] = recorded
+        self.out["changed"] = self.out["changed"] or any(item["changed"] for item in results)
+        self.out.setdefault("gates", []).extend(gate_engine.recorded([], results))
+        self.lines.append(gate_engine.summary(self.key, results))
+        if gate_engine.blocking_failures(results):
+            raise PhaseFailed("Gates %s of step %s" % (", ".join(lines), self.key), gate_engine.summary(self.key, results))
 
     def _smoke(self):
         tests = self.args.get("smoke_tests")
         if tests is None:
-            tests = (self.vars.get("runbook_smoke_tests") or {}).get(self.key) or []
-        api = self.args.get("api") or self.vars.get("academy_api") or {}
+            tests = self._var("runbook_smoke_tests", {}).get(self.key) or []
+        api = self.args.get("api") or self._var("academy_api", {})
         failures = []
         for test in tests:
             url = "%s%s" % (api.get("url", ""), test["path"])

@@ -24,9 +24,11 @@ description:
   - O(phase=rollback) runs in a C(rescue) with O(outcome) set to the registered result of the C(migrate) or
     C(apply) task. It rolls back, newest first, the step's migrations that this run applied or that failed in
     this run, and never fails: a failed down-migration is returned as RV(down_failed) so the step's own
-    fallback can run. O(phase=fail) then fails the run naming the step, the task that failed, the cause and
-    the rollback. O(phase=record) (in C(always)) appends the step's record to C(runbook_step_results), which
-    the M(dbops.runbooks.runbook_report) callback reads.
+    fallback can run. O(phase=fail), the last task of the C(rescue), notes the step's failure: the task that
+    failed, the cause and the rollback. O(phase=record) (in C(always)) appends the step's record to
+    C(runbook_step_results), which the M(dbops.runbooks.runbook_report) callback reads, and then fails the run
+    with the noted failure, naming the step, the cause and the rollback (a failed task's variables are not kept,
+    so the record, not the rescue, stops the run).
   - O(phase=verify) runs the C(after) checks, the smoke tests, the gates at O(gates_after) and the time box of a
     step that changes something other than migrations (O(run_checks), O(run_smoke), O(hold_window) leave parts
     out). O(phase=smoke) and O(phase=window) run the smoke tests or the time box alone.
@@ -148,12 +150,12 @@ EXAMPLES = r"""
         outcome: "{{ step_run | default({}) }}"
       register: step_rollback
 
-    - name: Fail the run naming the step, the cause and the rollback
+    - name: Note how the step failed and was rolled back
       dbops.runbooks.runbook_step:
         phase: fail
         rollback: "{{ step_rollback }}"
   always:
-    - name: Record the step
+    - name: Record the step, and stop the run naming the step, the cause and the rollback if it failed
       dbops.runbooks.runbook_step:
         phase: record
 """
@@ -187,6 +189,10 @@ failed_phase:
   description: The part of the phase that failed, as the failure message quotes it.
   returned: on failure
   type: str
+step_failure:
+  description: With O(phase=fail), the step's failure (C(task), C(cause), C(rollback)) that O(phase=record) records.
+  returned: phase fail
+  type: dict
 rolled_back:
   description: Versions the rollback took back, newest first.
   returned: phase rollback

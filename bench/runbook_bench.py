@@ -47,8 +47,8 @@ def extra_vars(work):
                               login_password=PASSWORD, login_db=DB),
         "academy_api": {"url": app, "token": "academy-local-api-token"},
         "academy_ops_api": app + "/api/v1/ops",
-        "laravel_app": {"base_path": os.path.join(work, "app"),
-                        "down": {"retry": 60, "except_paths": ["api/v1/communities/categories"]}},
+        # The inventory's app_maintenance (the maintenance_mode options) follows the base path.
+        "laravel_app": {"base_path": os.path.join(work, "app")},
         "runbook_backup": {"method": "logical", "backup_dir": os.path.join(work, "backups"), "keep": 2},
     }
 

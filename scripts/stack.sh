@@ -5,6 +5,7 @@
 #
 #   scripts/stack.sh up       start what is not running (idempotent); installs Debian packages as root
 #                             (the demo app starts last: it reads the academy database on MariaDB)
+#   scripts/stack.sh up db    start only the database servers (PostgreSQL and MariaDB)
 #   scripts/stack.sh status   one line per service; exit 1 when one is down
 #   scripts/stack.sh down     stop everything (data is kept; `down --wipe` deletes it)
 #   scripts/stack.sh env      print the DBOPS_* connection variables for a shell (eval "$(...)")
@@ -19,6 +20,9 @@ MYSQL_PORT=${DBOPS_MYSQL_PORT:-53306}
 MOTO_PORT=${DBOPS_MOTO_PORT:-55000}
 APP_PORT=${DBOPS_APP_PORT:-58080}
 PROM_PORT=${DBOPS_PROM_PORT:-59090}
+# The servers' temporary folder, whatever TMPDIR says: a private TMPDIR (root-owned 0755, as CI
+# systems have) is not writable by the mysql and postgres accounts, and mariadb-install-db fails there.
+STACK_TMP=$STACK_DIR/tmp
 # The demo app's base path: its Laravel-style maintenance file is storage/framework/down under it.
 APP_DIR=$STACK_DIR/app
 # Local-only credentials of the throwaway servers; never used outside this stack.
@@ -101,12 +105,12 @@ mysql_up() {
   if [ ! -d "$STACK_DIR/mariadb/mysql" ]; then
     prepare_dir "$STACK_DIR/mariadb" mysql
     local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
-    mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --skip-test-db \
+    mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --tmpdir="$STACK_TMP" --skip-test-db \
       --auth-root-authentication-method=socket >"$STACK_DIR/log/mariadb-install.log" 2>&1 \
       || die "mariadb-install-db failed, see $STACK_DIR/log/mariadb-install.log"
   fi
   local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
-  setsid "$(mariadbd_bin)" --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --socket="$sock" \
+  setsid "$(mariadbd_bin)" --no-defaults "${user_opt[@]}" --datadir="$STACK_DIR/mariadb" --tmpdir="$STACK_TMP" --socket="$sock" \
     --port="$MYSQL_PORT" --bind-address=127.0.0.1 --pid-file="$STACK_DIR/run/mariadb.pid" \
     --log-error="$STACK_DIR/log/mariadb.log" --skip-log-bin --innodb-flush-log-at-trx-commit=0 \
     --innodb-doublewrite=0 --innodb-buffer-pool-size=128M --performance-schema=ON \
@@ -171,13 +175,17 @@ prometheus_up() {
 }
 
 cmd_up() {
+  case "${1:-}" in ''|db) ;; *) die "usage: $0 up [db]" ;; esac
   ensure_packages
-  mkdir -p "$STACK_DIR/run" "$STACK_DIR/log"
-  # The service accounts need to reach their sockets.
+  mkdir -p "$STACK_DIR/run" "$STACK_DIR/log" "$STACK_TMP"
+  # The service accounts need to reach their sockets and write their temporary files.
   chmod 755 "$STACK_DIR" "$STACK_DIR/run"
-  [ "$(id -u)" = 0 ] && chmod 1777 "$STACK_DIR/run" "$STACK_DIR/log"
+  [ "$(id -u)" = 0 ] && chmod 1777 "$STACK_DIR/run" "$STACK_DIR/log" "$STACK_TMP"
+  # Every server started from here (initdb, postgres, mariadbd, moto, the app, prometheus) inherits it.
+  export TMPDIR=$STACK_TMP
   postgres_up
   mysql_up
+  [ "${1:-}" = db ] && return 0
   moto_up
   "$VENV/bin/python" "$ROOT/scripts/seed-moto.py" --endpoint "http://127.0.0.1:$MOTO_PORT"  # s3://academy-assets icons (runbook step 6)
   app_up
@@ -229,9 +237,9 @@ EOF
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   status) cmd_status ;;
   down) shift; cmd_down "$@" ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up|status|down [--wipe]|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up [db]|status|down [--wipe]|env" >&2; exit 2 ;;
 esac

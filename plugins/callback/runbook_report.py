@@ -29,9 +29,17 @@ description:
     host, engine, database host, port and name), check mode or real run, start and end, the downtime measured
     by the C(downtime_probe) role (or read from O(downtime_file)) and the runbook's Artifact Capture table
     filled from the run.
-  - The report never holds a secret. It copies only named keys of the results of the modules above and of
-    the runbook facts, never a task's arguments (they hold C(login_password)), and ignores the results of
-    tasks with C(no_log).
+  - Of a task's result it reads only the C(dbops_report) key the modules above return (for a loop, each item's;
+    a task that runs many things may return a list of them as C(dbops_reports)), the smoke test items and
+    the runbook facts. A toggle delegated to another host is named after that host and its inventory group
+    (C(app_servers) - app server, C(queue_workers) - queue worker, paused or running).
+  - The checks of a P(dbops.runbooks.db_check#module) task with C(purpose=decide) are shown as decisions, apart
+    from the verifications, so a red C(no) only ever means a check failed.
+  - The summary ends with the state the run left behind - migrations applied and rolled back, maintenance and
+    queues per host, the restore point and, after a failed step, the C(--tags) to resume with.
+  - The report never holds a secret. It copies only what the modules declare in C(dbops_report) and named
+    keys of the runbook facts, never a task's arguments (they hold C(login_password)), drops keys named like
+    a secret, and ignores the results of tasks with C(no_log).
   - In check mode (C(--check)) the report is written too, with the suffix C(-check), as the rehearsal plan -
     pending migrations per step, the snapshot or backup that would be taken, the maintenance toggles that
     would happen, the gates still open. It is a file on the controller, not a change to any target; set
@@ -82,7 +90,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 from ansible.template import Templar
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.run_report import (
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import (
     RunReport, render_json, render_markdown, report_basename)
 
 
@@ -155,6 +163,10 @@ class CallbackModule(CallbackBase):
         try:
             manager = play.get_variable_manager()
             hosts = manager._inventory.get_hosts(play.hosts)
+            if not self.report.host_groups:
+                # The groups name the target of a delegated toggle (app server, queue worker).
+                self.report.set_host_groups(dict((name, [group.name for group in host.get_groups()])
+                                                 for name, host in manager._inventory.hosts.items()))
         except Exception as e:  # the report must never break a run
             self._display.vvv("runbook_report: cannot read the play's variables: %s" % to_text(e))
             return
@@ -195,9 +207,8 @@ class CallbackModule(CallbackBase):
         in_rescue, has_rescue = self.rescue_tasks.get(task._uuid) or (_in_rescue(task), _has_rescue(task))
         # task.action as written (FQCN in this collection); resolved_action warns when sampled after a loop.
         action = getattr(task, "_resolved_action", None) or task.action
-        self.report.task_result(
-            _host_of(result).get_name(), action, task.get_name(), status, data,
-            in_rescue=in_rescue, has_rescue=has_rescue, check_mode=getattr(task, "check_mode", None) is True)
+        self.report.task_result(_host_of(result).get_name(), action, task.get_name(), status, data,
+                                in_rescue=in_rescue, has_rescue=has_rescue)
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if _result_of(result).get("changed") else "ok")

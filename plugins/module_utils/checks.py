@@ -497,8 +497,12 @@ def run_checks(conn, parsed, schema=None):
     return results
 
 
-def summarize_results(results):
+def summarize_results(results, purpose="verify"):
     failed = [r for r in results if not r["ok"]]
+    if purpose == "decide":
+        return "%d decision read%s: %d yes, %d no%s" % (
+            len(results), "" if len(results) == 1 else "s", len(results) - len(failed), len(failed),
+            "".join("; no: %s (%s)" % (r["name"], r["message"]) for r in failed))
     if not failed:
         return "all %d checks passed" % len(results)
     return "%d of %d checks failed: %s" % (
@@ -531,10 +535,12 @@ def run_db_check(module):
     finally:
         conn.close()
     failed = [r["name"] for r in results if not r["ok"]]
-    message = summarize_results(results)
+    purpose = params.get("purpose") or "verify"
+    message = summarize_results(results, purpose)
     if wait:
         message += " (after %d attempts)" % attempts
-    result = dict(changed=False, checks=results, failed_checks=failed, attempts=attempts)
-    if failed and params["fail_on_error"]:
+    result = dict(changed=False, checks=results, failed_checks=failed, attempts=attempts, purpose=purpose)
+    # A decision read that says no is an answer, not a failure.
+    if failed and params["fail_on_error"] and purpose == "verify":
         raise DbopsError(message, **result)
     return dict(result, msg=message)

@@ -19,9 +19,10 @@ import os
 import re
 import shlex
 import tempfile
+import urllib.error
 
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.urls import fetch_url
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
 
@@ -29,16 +30,62 @@ ENABLED = "enabled"
 DISABLED = "disabled"
 MASK = "********"
 
-# Options each backend takes; any other backend option given is an error, not silently ignored.
-BACKEND_OPTIONS = {
-    "laravel": ("app_path", "response_status", "retry", "refresh", "secret", "redirect", "except_paths", "template"),
-    "file": ("path", "content"),
-    "http": ("url", "disable_url", "method", "headers", "token", "enable_body", "disable_body", "status_url",
-             "status_key", "status_enabled_regex", "status_is_replicas", "validate_certs", "timeout"),
-    "command": ("enable_command", "disable_command", "status_command", "status_enabled_regex",
-                "status_is_replicas", "chdir", "use_shell"),
-}
-COMMON_OPTIONS = ("state", "backend")
+# The module's options: `state` and one options dict per backend. The argument spec refuses a second
+# backend, a missing required option and any option the chosen backend does not take.
+STATUS_OPTIONS = dict(
+    status_enabled_regex=dict(type="str"),
+    status_is_replicas=dict(type="bool", default=False),
+)
+BACKEND_SPECS = dict(
+    laravel=dict(
+        app_path=dict(type="path", required=True),
+        response_status=dict(type="int"),
+        retry=dict(type="int"),
+        refresh=dict(type="int"),
+        secret=dict(type="str", no_log=True),
+        redirect=dict(type="str"),
+        except_paths=dict(type="list", elements="str"),
+        template=dict(type="str"),
+    ),
+    file=dict(
+        path=dict(type="path", required=True),
+        content=dict(type="raw"),
+    ),
+    http=dict(
+        url=dict(type="str", required=True),
+        disable_url=dict(type="str"),
+        method=dict(type="str", choices=["POST", "PUT", "PATCH", "DELETE"]),
+        headers=dict(type="dict"),
+        token=dict(type="str", no_log=True),
+        enable_body=dict(type="raw"),
+        disable_body=dict(type="raw"),
+        status_url=dict(type="str", required=True),
+        status_key=dict(type="str", no_log=False),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="int", default=10),
+        **STATUS_OPTIONS
+    ),
+    command=dict(
+        enable_command=dict(type="raw", required=True),
+        disable_command=dict(type="raw", required=True),
+        status_command=dict(type="raw", required=True),
+        chdir=dict(type="path"),
+        use_shell=dict(type="bool", default=False),
+        **STATUS_OPTIONS
+    ),
+)
+
+
+def argument_spec():
+    """The module's argument spec and its constraints, as AnsibleModule takes them."""
+    spec = dict(state=dict(type="str", required=True, choices=[ENABLED, DISABLED]))
+    for name, options in BACKEND_SPECS.items():
+        spec[name] = dict(type="dict", options=options)
+        if "status_enabled_regex" in options:
+            spec[name]["mutually_exclusive"] = [("status_enabled_regex", "status_is_replicas")]
+    backends = list(BACKEND_SPECS)
+    return dict(argument_spec=spec, mutually_exclusive=[backends], required_one_of=[backends])
+
 
 # The keys `php artisan down` (Laravel 8 and later) writes to storage/framework/down.
 LARAVEL_DOWN_KEYS = ("except", "redirect", "retry", "refresh", "secret", "status", "template")
@@ -57,19 +104,6 @@ class Observed:
 
     def view(self):
         return dict(state=self.state, **self.details)
-
-
-def check_backend_options(params, spec):
-    """Fail on options that belong to another backend; they would otherwise be ignored silently."""
-    backend = params["backend"]
-    allowed = set(COMMON_OPTIONS) | set(BACKEND_OPTIONS[backend])
-    stray = sorted(
-        name for name, value in params.items()
-        if name in spec and name not in allowed and value is not None and value != spec[name].get("default"))
-    if stray:
-        raise DbopsError("backend %s does not take %s" % (backend, ", ".join(stray)))
-    if params.get("status_enabled_regex") and params.get("status_is_replicas"):
-        raise DbopsError("give status_enabled_regex or status_is_replicas, not both")
 
 
 # ---------------------------------------------------------------- pure helpers (unit tested)
@@ -221,9 +255,9 @@ class Backend:
 
     name = ""
 
-    def __init__(self, module):
+    def __init__(self, module, options):
         self.module = module
-        self.params = module.params
+        self.params = options
 
     def read(self):
         """The state now, as an `Observed`."""
@@ -396,16 +430,17 @@ class HttpBackend(StatusBackend):
                     headers["Content-Type"] = "application/json"
             else:
                 data = to_text(body)
-        response, info = fetch_url(self.module, url, data=data, headers=headers, method=method,
-                                   timeout=self.params["timeout"])
-        status = info.get("status", -1)
-        # fetch_url has already read an error answer's body into info; a success is read here.
-        raw = info.get("body")
-        if raw is None and response is not None:
-            raw = response.read()
+        # open_url, not fetch_url: fetch_url reads validate_certs from the top-level params, not from `http:`.
+        try:
+            response = open_url(url, data=data, headers=headers, method=method, timeout=self.params["timeout"],
+                                validate_certs=self.params["validate_certs"], http_agent="dbops.runbooks")
+            status, raw = response.status, response.read()
+        except urllib.error.HTTPError as e:
+            # An error answer still has a status and a body worth quoting.
+            status, raw = e.code, e.read() if e.fp else b""
+        except (urllib.error.URLError, UrlConnectionError, OSError, ValueError) as e:
+            raise DbopsError("%s %s: %s" % (method, url, getattr(e, "reason", None) or e))
         text = to_text(raw or b"", errors="surrogate_or_replace")
-        if status == -1:
-            raise DbopsError("%s %s: %s" % (method, url, info.get("msg", "no answer")))
         return status, text
 
     def read(self):
@@ -486,10 +521,16 @@ BACKENDS = {backend.name: backend for backend in (LaravelBackend, FileBackend, H
 
 
 def ensure_maintenance(module):
-    """Bring the backend to `state`; the module's one verb."""
+    """Bring the backend to `state`; the module's one verb.
+
+    The argument spec has already made sure exactly one backend's options dict is given and that it
+    holds only that backend's options.
+    """
     params = module.params
-    check_backend_options(params, module.argument_spec)
-    backend = BACKENDS[params["backend"]](module)
+    name = next((name for name in BACKENDS if params.get(name) is not None), None)
+    if name is None:
+        raise DbopsError("give the options of one backend: %s" % ", ".join(BACKENDS))
+    backend = BACKENDS[name](module, params[name])
     state = params["state"]
 
     before = backend.read()

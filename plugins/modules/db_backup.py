@@ -211,10 +211,22 @@ msg:
   returned: always
   type: str
   sample: backed up academy to /var/backups/dbops/academy-20241224T095812Z.sql.gz (48213 bytes, 9 tables, verified by restore)
+dbops_report:
+  description:
+    - What the run report (callback P(dbops.runbooks.runbook_report#callback)) records of this task, also on failure;
+      it holds no argument and no secret.
+    - C(kind) (V(db_backup)), C(changed), C(check_mode), C(failed), C(state), C(backup_file),
+      C(manifest_file), C(size_bytes), C(sha256), C(created_at), C(age_seconds), C(database), C(engine),
+      C(tool), C(verified), C(target_db) and C(msg).
+  returned: always
+  type: dict
+  sample: {kind: db_backup, changed: true, check_mode: false, failed: false, state: present, backup_file:
+    /var/backups/dbops/academy-20241224T095812Z.sql.gz, verified: true}
 """
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.backup import run_db_backup
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DatabaseModule
+from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
 
 
 def main():
@@ -238,7 +250,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    module.run(run_db_backup)
+    module.run(reported("db_backup", run_db_backup))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,16 @@ options:
       - Fail the task when a check fails. With V(false) the results are returned for a report.
     type: bool
     default: true
+  purpose:
+    description:
+      - What the checks are for. V(verify) checks prove the step did what it should; a check that is not ok
+        is a failure (the task fails unless O(fail_on_error=false)).
+      - V(decide) checks are reads a playbook takes a decision on (is there anything to seed?); a check that is
+        not ok is an answer (no), not a failure, so the task never fails on it and RV(msg) and the run report
+        show the answers apart from the verifications. RV(failed_checks) still names the checks that said no.
+    type: str
+    choices: [verify, decide]
+    default: verify
   wait_for:
     description:
       - Retry all checks until every one passes or O(wait_for.timeout) seconds have passed, for example
@@ -137,6 +147,16 @@ EXAMPLES = r"""
       - orphans: {table: community_post_comments, column: post_id, parent_table: community_posts}
       - duplicates: {table: community_categories, columns: [slug]}
       - foreign_key: {table: community_post_comments, columns: [parent_id], references: community_post_comments}
+
+- name: Read whether the categories are seeded yet (an answer, not a failure)
+  dbops.runbooks.db_check:
+    engine: mysql
+    login_db: academy
+    purpose: decide
+    checks:
+      - name: seeded categories
+        row_count: {table: community_categories, min: 1}
+  register: seeded
 """
 
 RETURN = r"""
@@ -149,23 +169,40 @@ checks:
             observed: [slug, visibility, join_policy], expected: [slug, visibility, join_policy],
             message: all present}]
 failed_checks:
-  description: Names of the checks that failed.
+  description: Names of the checks that failed (with O(purpose=decide), that answered no).
   returned: always
   type: list
   elements: str
+purpose:
+  description: The O(purpose) the checks ran with.
+  returned: always
+  type: str
+  sample: verify
 attempts:
   description: How many times the checks ran (more than 1 only with O(wait_for)).
   returned: always
   type: int
 msg:
-  description: One line naming every failing check, or how many passed.
+  description: One line naming every failing check, or how many passed; with O(purpose=decide), the answers.
   returned: always
   type: str
   sample: "1 of 4 checks failed: index community_categories.community_categories_slug_unique: index missing"
+dbops_report:
+  description:
+    - What the run report (callback P(dbops.runbooks.runbook_report#callback)) records of this task, also on failure;
+      it holds no argument and no secret.
+    - C(kind) (V(db_check)), C(changed), C(check_mode), C(failed), C(purpose), C(checks) (name, check, ok,
+      observed, expected, message), C(failed_checks), C(attempts) and C(msg).
+  returned: always
+  type: dict
+  sample: {kind: db_check, changed: false, check_mode: false, failed: false, purpose: decide, attempts: 1,
+    failed_checks: [seeded categories], checks: [{name: seeded categories, check: row_count, ok: false,
+    observed: 0, expected: {min: 1}, message: '0 rows: below min 1'}], msg: '1 decision read: 0 yes, 1 no'}
 """
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.checks import run_db_check
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DatabaseModule
+from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
 
 
 def main():
@@ -174,6 +211,7 @@ def main():
             checks=dict(type="list", elements="dict", required=True),
             schema=dict(type="str"),
             fail_on_error=dict(type="bool", default=True),
+            purpose=dict(type="str", default="verify", choices=["verify", "decide"]),
             wait_for=dict(type="dict", options=dict(
                 timeout=dict(type="int", default=60),
                 interval=dict(type="float", default=2),
@@ -181,7 +219,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run_db_check)
+    module.run(reported("db_check", run_db_check))
 
 
 if __name__ == "__main__":

@@ -276,9 +276,22 @@ error:
   description: On failure, the server's error for the failing statement.
   returned: failure
   type: str
+dbops_report:
+  description:
+    - What the run report (callback P(dbops.runbooks.runbook_report#callback)) records of this task, also on failure;
+      it holds no argument and no secret.
+    - C(kind) (V(migrate_apply)), C(changed), C(check_mode), C(failed), C(state), C(applied), C(rolled_back),
+      C(baselined) and C(pending) (version, name, file, statements, execution_ms, ...), C(batch),
+      C(history_table), on failure C(failed_file) and C(failed_statement), and C(msg).
+  returned: always
+  type: dict
+  sample: {kind: migrate_apply, changed: true, check_mode: false, failed: false, state: applied, batch: 3,
+    applied: [{version: '2024_12_24_000000', name: create_community_core_tables, execution_ms: 41, statements:
+    5}], rolled_back: [], pending: []}
 """
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DatabaseModule
+from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
 from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import run_migrate_apply
 
 
@@ -310,7 +323,7 @@ def main():
         mutually_exclusive=[("migrations_dir", "path")],
         supports_check_mode=True,
     )
-    module.run(run_migrate_apply)
+    module.run(reported("migrate_apply", run_migrate_apply))
 
 
 if __name__ == "__main__":

@@ -306,8 +306,20 @@ msg:
   returned: always
   type: str
   sample: newest snapshot rds:academy-prod-2024-12-24-06-10 is 3h 48m old (max_age 4h)
+dbops_report:
+  description:
+    - What the run report (callback P(dbops.runbooks.runbook_report#callback)) records of this task, also on failure;
+      it holds no argument and no secret.
+    - C(kind) (V(rds_snapshot)), C(changed), C(check_mode), C(failed), C(state), C(snapshot_id),
+      C(snapshot_arn), C(status), C(create_time), C(age), C(max_age_seconds), C(source), C(region),
+      C(storage), C(target_identifier), C(restored_from) and C(msg).
+  returned: always
+  type: dict
+  sample: {kind: rds_snapshot, changed: true, check_mode: false, failed: false, state: present, snapshot_id:
+    pre-community-schema, status: available}
 """
 
+from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
 from ansible_collections.dbops.runbooks.plugins.module_utils.rds import RdsModule, run_rds_snapshot
 
 
@@ -348,7 +360,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    module.run(run_rds_snapshot)
+    module.run(reported("rds_snapshot", run_rds_snapshot))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ APP_PORT=58081
 # The runbook's app server (maintenance file) and Horizon stand-in are that app too.
 API=$(printf '{"academy_api": {"url": "http://127.0.0.1:%s", "token": "academy-local-api-token"},
   "academy_ops_api": "http://127.0.0.1:%s/api/v1/ops",
-  "laravel_app": {"base_path": "%s", "down": {"retry": 60, "except_paths": ["api/v1/communities/categories"]}}}' \
+  "laravel_app": {"base_path": "%s"}}' \
   "$APP_PORT" "$APP_PORT" "$WORK/app-base")
 ACADEMY_DB_PASSWORD=dbops-local-stack python "$ROOT/examples/academy/app/academy_api.py" --port "$APP_PORT" \
   --base-path "$WORK/app-base" --db-name "$DB" >"$WORK/app.log" 2>&1 &
@@ -114,7 +114,12 @@ import json, sys
 report = json.load(open(sys.argv[1]))
 assert report["outcome"] == "ok", report["outcome"]
 assert [s["status"] for s in report["steps"]] == ["ok"] * 7, [(s["key"], s["status"]) for s in report["steps"]]
+assert report["held_state"]["resume"] is None, report["held_state"]
 PY
+# The report names each toggled host, shows decision reads apart (a red no only for a failure), prints clean paths.
+grep -q "^- app server academy-app: maintenance " "$WORK/reports/latest.md" || fail "the report does not name the app server's toggle"
+grep -q "^Decisions (reads the step decided on" "$WORK/reports/latest.md" || fail "the report does not show step 6's decisions"
+if grep -Eq '\*\*no\*\*|\(was ,  backend\)|/\.\./' "$WORK/reports/latest.md"; then fail "the report of a clean run shows a red no, a blank toggle or a ../ path"; fi
 
 echo "== a failing API smoke test rolls step 2 back"
 fresh_db
@@ -152,6 +157,8 @@ break_step deploy-engagement-layer-schema "no_such_table" \
 # Step 4: a failing verification (8 partitions where the runbook's 4.6 expects 16).
 break_step apply-feed-indexes-and-partitions "partition" \
   "sed -i 's/PARTITIONS 16/PARTITIONS 8/' migrations/2024_12_24_000200_optimize_community_indexes_and_partitions.up.sql"
+grep -q "^- Resume at step 4 apply-feed-indexes-and-partitions after fixing the cause: --tags apply-feed-indexes-and-partitions,deploy-supporting-tables," \
+  "$WORK/reports/latest.md" || { sed -n '/State left behind/,/## Step 1/p' "$WORK/reports/latest.md"; fail "step 4: the report does not say where to resume"; }
 # Step 5: a timeout (the step's window set to 0 s).
 break_step deploy-supporting-tables "over its window" true -e '{"runbook_step_window_seconds": {"deploy-supporting-tables": 0}}'
 # Step 6: a failing seed (truncated and re-seeded, which fails the same way: the tables are empty

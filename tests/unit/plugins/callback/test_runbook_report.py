@@ -24,7 +24,7 @@ TOKEN = "token-never-in-the-report"
 
 PLAYBOOK = """
 - name: "Step 1: Preflight (preflight-safety-checks)"
-  hosts: all
+  hosts: database
   gather_facts: false
   vars:
     runbook_step_key: preflight-safety-checks
@@ -32,7 +32,7 @@ PLAYBOOK = """
     - name: Nothing
       ansible.builtin.debug:
 - name: "Step 2: Core schema (deploy-community-core-schema)"
-  hosts: all
+  hosts: database
   gather_facts: false
   vars:
     runbook_step_key: deploy-community-core-schema
@@ -70,7 +70,9 @@ def load_playbook(tmp_path):
     path = tmp_path / "runbook.yml"
     path.write_text(PLAYBOOK)
     loader = DataLoader()
-    inventory = InventoryManager(loader=loader, sources="academy-db,")
+    inventory_file = tmp_path / "hosts.ini"
+    inventory_file.write_text("[database]\nacademy-db\n[app_servers]\nacademy-app\n")
+    inventory = InventoryManager(loader=loader, sources=str(inventory_file))
     variables = VariableManager(loader=loader, inventory=inventory)
     variables._extra_vars = VARIABLES
     return Playbook.load(str(path), variable_manager=variables, loader=loader), inventory.get_host("academy-db")
@@ -101,7 +103,23 @@ def test_a_password_in_args_or_vars_never_reaches_the_report(callback, tmp_path)
     callback.v2_playbook_on_task_start(apply, False)
     callback.v2_runner_on_ok(event(host, apply, {
         "changed": False, "pending": [{"version": "2024_12_24_000000", "name": "core"}], "applied": [],
-        "invocation": {"module_args": {"login_password": PASSWORD}}}))
+        "invocation": {"module_args": {"login_password": PASSWORD}},
+        "dbops_report": {"kind": "migrate_apply", "changed": True, "check_mode": True,
+                         "pending": [{"version": "2024_12_24_000000", "name": "core"}], "applied": []}}))
+
+    # A no_log task's report entry is dropped with the rest of its result.
+    hidden = task("Toggle with a token", "dbops.runbooks.maintenance_mode", {"token": TOKEN}, no_log=True)
+    callback.v2_playbook_on_task_start(hidden, False)
+    callback.v2_runner_on_ok(event(host, hidden, {"changed": True, "dbops_report": {
+        "kind": "maintenance_mode", "state": "enabled", "previous_state": "disabled", "backend": TOKEN}}))
+
+    # A looped toggle delegated to an app server is named after it (the groups come from the inventory).
+    down = task("6.1 down", "dbops.runbooks.maintenance_mode", {"state": "enabled"})
+    callback.v2_playbook_on_task_start(down, False)
+    callback.v2_runner_on_ok(event(host, down, {"changed": True, "results": [{
+        "changed": True, "_ansible_delegated_vars": {"ansible_delegated_host": "academy-app"}, "app_server": "academy-app",
+        "dbops_report": {"kind": "maintenance_mode", "changed": True, "check_mode": False, "state": "enabled",
+                         "previous_state": "disabled", "backend": "laravel"}}]}))
 
     smoke = task("Call the Academy API", "ansible.builtin.uri", {"headers": {"Authorization": "Bearer " + TOKEN}},
                  no_log=True)
@@ -132,6 +150,8 @@ def test_a_password_in_args_or_vars_never_reaches_the_report(callback, tmp_path)
     assert report["steps"][0]["failure"]["cause"] == "output hidden (no_log)"
     assert report["steps"][0]["migrations"]["plan"] == [{"version": "2024_12_24_000000", "name": "core"}]
     assert report["downtime"] is None
+    assert [toggle["label"] for toggle in report["steps"][0]["maintenance"]] == ["app server academy-app"]
+    assert "app server academy-app: maintenance enabled" in report["held_state"]["lines"]
 
 
 def test_no_report_in_check_mode_when_disabled(callback, tmp_path, monkeypatch):

@@ -5,24 +5,31 @@ import json
 
 import pytest
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.maintenance import (
-    DISABLED, ENABLED, LaravelBackend, check_backend_options, command_args, dig, interpret_status,
+    DISABLED, ENABLED, LaravelBackend, argument_spec, command_args, dig, ensure_maintenance, interpret_status,
     laravel_payload, mask_secret, normalize_laravel_payload, render_content, replicas_state, same_content,
     truthy_state)
 
-SPEC = {
-    "state": {}, "backend": {}, "app_path": {}, "retry": {}, "url": {}, "path": {},
-    "use_shell": {"default": False}, "timeout": {"default": 10}, "status_enabled_regex": {},
-    "status_is_replicas": {"default": False},
-}
-
 
 class FakeModule:
-    """Only what the backends read: params (a real AnsibleModule is not needed for file logic)."""
+    """Only what ensure_maintenance and the file backends read (no AnsibleModule needed for file logic)."""
 
-    def __init__(self, **params):
+    def __init__(self, check_mode=False, diff=False, **params):
         self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+
+
+def validate(params):
+    """The module's parameters as its argument spec leaves them, and the spec's errors."""
+    spec = argument_spec()
+    validator = ArgumentSpecValidator(spec["argument_spec"], mutually_exclusive=spec["mutually_exclusive"],
+                                      required_one_of=spec["required_one_of"])
+    result = validator.validate(params)
+    return result.validated_parameters, [str(error) for error in result.errors]
 
 
 def test_laravel_payload_has_artisans_keys_and_defaults():
@@ -108,24 +115,52 @@ def test_commands_without_and_with_a_shell():
             command_args(bad, False, "x")
 
 
-def test_options_of_other_backends_are_refused_defaults_are_not():
-    params = {name: None for name in SPEC}
-    params.update(state="enabled", backend="laravel", app_path="/srv/app", use_shell=False, timeout=10,
-                  status_is_replicas=False)
-    check_backend_options(params, SPEC)
-    params.update(url="http://x", use_shell=True)
-    with pytest.raises(DbopsError, match="backend laravel does not take url, use_shell"):
-        check_backend_options(params, SPEC)
-    params.update(backend="command", app_path=None, url=None, status_enabled_regex="x", status_is_replicas=True)
-    with pytest.raises(DbopsError, match="not both"):
-        check_backend_options(params, SPEC)
+COMMANDS = dict(enable_command="true", disable_command="true", status_command="true")
+
+
+@pytest.mark.parametrize("params, error", [
+    (dict(laravel=dict(app_path="/srv/app", use_shell=True)), "laravel.use_shell"),
+    (dict(laravel=dict(app_path="/srv/app"), file=dict(path="/x")), "mutually exclusive: laravel|file|http|command"),
+    (dict(), "one of the following is required: laravel, file, http, command"),
+    (dict(laravel=dict(retry=60)), "missing required arguments: app_path found in laravel"),
+    (dict(http=dict(url="http://x")), "missing required arguments: status_url found in http"),
+    (dict(command=dict(COMMANDS, status_enabled_regex="x", status_is_replicas=True)),
+     "mutually exclusive: status_enabled_regex|status_is_replicas found in command"),
+])
+def test_the_argument_spec_refuses_what_the_backend_does_not_take(params, error):
+    errors = validate(dict(state="enabled", **params))[1]
+    assert len(errors) == 1 and error in errors[0], errors
+
+
+def test_the_argument_spec_fills_only_the_chosen_backends_defaults():
+    params, errors = validate(dict(state="enabled", command=dict(COMMANDS, status_enabled_regex="paused")))
+    assert not errors
+    assert params["command"]["use_shell"] is False and params["command"]["status_is_replicas"] is False
+    assert params["laravel"] is None and params["http"] is None
+
+
+def test_ensure_maintenance_uses_the_backend_given(tmp_path):
+    flag = tmp_path / "flag"
+    params = dict(state=ENABLED, laravel=None, file=dict(path=str(flag), content={"why": "v1"}), http=None, command=None)
+    result = ensure_maintenance(FakeModule(check_mode=True, diff=True, **params))
+    assert result["changed"] and result["backend"] == "file" and not flag.exists()
+    assert result["diff"]["after"]["content"] == {"why": "v1"}
+    result = ensure_maintenance(FakeModule(**params))
+    assert result["msg"] == "maintenance mode enabled, was disabled (file backend)"
+    assert json.loads(flag.read_text()) == {"why": "v1"}
+    assert not ensure_maintenance(FakeModule(**params))["changed"]
+
+
+def test_ensure_maintenance_needs_one_backend():
+    with pytest.raises(DbopsError, match="give the options of one backend: laravel, file, http, command"):
+        ensure_maintenance(FakeModule(state=ENABLED, laravel=None, file=None, http=None, command=None))
 
 
 def laravel(tmp_path, **options):
     params = dict(app_path=str(tmp_path), response_status=None, retry=None, refresh=None, secret=None,
                   redirect=None, except_paths=None, template=None)
     params.update(options)
-    return LaravelBackend(FakeModule(**params))
+    return LaravelBackend(FakeModule(), params)
 
 
 def test_laravel_needs_a_change_only_when_state_or_payload_differ(tmp_path):

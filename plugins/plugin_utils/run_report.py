@@ -3,28 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run report of a runbook: what each step did, collected from task results, as JSON and Markdown.
 
-The runbook_report callback feeds a RunReport with plain data (action, task name, the module's
-result) and writes what render_json and render_markdown return. Only the result keys named here
-are ever copied, so module arguments (login_password) and anything else a module returns never
-reach the report; the callback drops results of no_log tasks before they get here.
+The runbook_report callback feeds a RunReport with plain data (action, task name, the task's result)
+and writes what render_json and render_markdown return. Of a module's result only its `dbops_report`
+key is read (the fields the module itself declares, plugins/module_utils/dbops_report.py): a task's
+own, each loop item's, and each of a `dbops_reports` list (a task that runs many things). Module
+arguments (login_password) never reach the report; the callback drops results of no_log tasks before
+they get here, and keys named like a secret are dropped from whatever is copied.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import posixpath
 import re
+
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_state import held_state, toggle_held, toggle_role
 
 REPORT_VERSION = 1
 
-# Result keys copied per module, and nothing else: never `invocation` (the module's arguments).
-MIGRATION_KEYS = ("version", "name", "file", "statements", "execution_ms", "transaction", "resume_from_statement")
-CHECK_KEYS = ("name", "check", "ok", "observed", "expected", "message")
-SNAPSHOT_KEYS = ("snapshot_id", "snapshot_arn", "status", "create_time", "age", "max_age_seconds", "source", "region", "msg")
-STORAGE_KEYS = ("allocated_gib", "free_gib", "free_pct", "min_free_pct", "ok", "measured_at")
-BACKUP_KEYS = ("backup_file", "manifest_file", "size_bytes", "sha256", "created_at", "age_seconds", "database", "engine",
-               "tool", "msg")
-MAINTENANCE_KEYS = ("state", "previous_state", "backend", "msg", "previous_replicas", "replicas")
+# Keys of a dbops_report never copied, whatever a module puts there (defence in depth).
+SECRET_KEY_RE = re.compile(r"password|passwd|secret|token|invocation|authorization", re.I)
+# A path with ./ or ../ in it, inside any text ("backed up academy to /srv/playbooks/../backups/x.sql.gz").
+DOTTED_PATH_RE = re.compile(r"(?<![\w:/])/[^\s'\"|,;()]*/\.\.?/[^\s'\"|,;()]*")
+# What a step section shows of a snapshot or backup entry.
+SNAPSHOT_SHOWN = ("snapshot_id", "snapshot_arn", "status", "create_time", "age", "max_age_seconds", "source", "region",
+                  "storage", "state", "msg")
+BACKUP_SHOWN = ("backup_file", "manifest_file", "size_bytes", "sha256", "created_at", "age_seconds", "database", "engine",
+                "tool", "verified", "state", "msg")
 GATE_KEYS = ("step", "line", "text", "kind", "status", "detail", "observed", "issue", "url")
 DOWNTIME_KEYS = ("url", "interval_s", "started_at", "ended_at", "polls", "by_status", "windows", "downtime_s",
                  "first_503", "last_503", "errors")
@@ -62,6 +68,46 @@ def pick(mapping, keys):
     if not isinstance(mapping, dict):
         return {}
     return dict((k, plain(mapping[k])) for k in keys if k in mapping)
+
+
+def scrubbed(value):
+    """The value without keys named like a secret, at any depth."""
+    if isinstance(value, dict):
+        return dict((k, scrubbed(v)) for k, v in value.items() if not SECRET_KEY_RE.search(str(k)))
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value
+
+
+def normalised_paths(value):
+    """Every string of the value with its paths normalised (playbooks/../.stack -> .stack)."""
+    if isinstance(value, dict):
+        return dict((k, normalised_paths(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [normalised_paths(v) for v in value]
+    if isinstance(value, str) and "/." in value:
+        return DOTTED_PATH_RE.sub(lambda found: posixpath.normpath(found.group(0)), value)
+    return value
+
+
+def report_entries(result):
+    """The dbops_report dicts of a task result with the result (or loop item) each came from:
+    the result's own, each of its `dbops_reports`, then each loop item's, in order."""
+    if not isinstance(result, dict):
+        return []
+    found = []
+    if isinstance(result.get("dbops_report"), dict):
+        found.append((result["dbops_report"], result))
+    found.extend((entry, result) for entry in result.get("dbops_reports") or [] if isinstance(entry, dict))
+    for item in result.get("results") or []:
+        if isinstance(item, dict) and not item.get("_ansible_no_log") and "censored" not in item:
+            found.extend(report_entries(item))
+    return found
+
+
+def delegated_host(result):
+    delegated = result.get("_ansible_delegated_vars")
+    return delegated.get("ansible_delegated_host") if isinstance(delegated, dict) else None
 
 
 def short_action(action):
@@ -116,7 +162,7 @@ def new_step(key, number=None, title=None, play=None):
         status="not run", started_at=None, ended_at=None, duration_s=None, window_s=None, expected_s=None,
         over_expected=False, over_window=False,
         failure={}, rollback=dict(summary=None, tasks=[]), failed_tasks=[],
-        checks=[], migrations=dict(plan=[], applied=[], rolled_back=[]),
+        checks=[], decisions=[], migrations=dict(plan=[], applied=[], rolled_back=[]),
         snapshots=[], backups=[], maintenance=[], gates=[], smoke_tests=[],
         tasks_run=0,
     )
@@ -141,6 +187,8 @@ class RunReport:
         self.restore_point = None
         self.downtime = None
         self.stats = {}
+        self.host_groups = {}     # inventory host -> its group names (names the target of a toggle)
+        self.entries = []         # every dbops_report recorded in a step, in run order, annotated
 
     # -- what the run is -------------------------------------------------------------------------
 
@@ -168,6 +216,11 @@ class RunReport:
         target = self.targets.setdefault(str(host), dict(host=str(host)))
         target.update(pick(db_connection or {}, TARGET_KEYS))
 
+    def set_host_groups(self, host_groups):
+        """Inventory hosts and their group names, e.g. {"academy-app": ["app_servers"]}."""
+        for host, groups in (host_groups or {}).items():
+            self.host_groups[str(host)] = [str(group) for group in groups]
+
     def start_play(self, name, step_key=None):
         """A play starts; a play with runbook_step_key is that step (anything else is outside the steps)."""
         self.current = self.plan_step(step_key, play=name) if step_key else None
@@ -177,12 +230,12 @@ class RunReport:
 
     # -- what ran --------------------------------------------------------------------------------
 
-    def task_result(self, host, action, task_name, status, result, in_rescue=False, has_rescue=False, check_mode=False):
+    def task_result(self, host, action, task_name, status, result, in_rescue=False, has_rescue=False):
         """One task's outcome on one host. status: ok, changed, failed, ignored, skipped.
 
         in_rescue: the task runs in a rescue section (a rollback); has_rescue: a rescue section handles
-        its failure (it runs in the block part of a block with a rescue); check_mode: the task itself
-        runs in check mode (a plan)."""
+        its failure (it runs in the block part of a block with a rescue). Whether a module ran in check
+        mode (a plan) its dbops_report says."""
         result = result if isinstance(result, dict) else {}
         facts = result.get("ansible_facts")
         if isinstance(facts, dict):
@@ -202,42 +255,45 @@ class RunReport:
             step["rollback"]["tasks"].append(dict(task=task_name, status=status))
         if status == "skipped":
             return
-        would = self.check_mode or bool(check_mode)
-        changed = bool(result.get("changed"))
-        if action == "db_check":
-            for check in result.get("checks") or []:
-                entry = pick(check, CHECK_KEYS)
-                entry["task"] = task_name
-                step["checks"].append(entry)
-        elif action == "migrate_apply":
-            self._migrations(step, result, would)
-        elif action == "rds_snapshot" and (result.get("snapshot_id") or result.get("storage")):
-            entry = pick(result, SNAPSHOT_KEYS)
-            entry.update(task=task_name, changed=changed, check_mode=would)
-            if isinstance(result.get("storage"), dict):
-                entry["storage"] = pick(result["storage"], STORAGE_KEYS)
-            step["snapshots"].append(entry)
-        elif action == "db_backup":
-            entry = pick(result, BACKUP_KEYS)
-            entry.update(task=task_name, changed=changed, check_mode=would)
-            if isinstance(result.get("verify"), dict):
-                entry["verified"] = plain(result["verify"].get("ok"))
-            step["backups"].append(entry)
-        elif action == "maintenance_mode":
-            entry = pick(result, MAINTENANCE_KEYS)
-            entry.update(task=task_name, changed=changed, check_mode=would)
-            step["maintenance"].append(entry)
-        elif action == "assert":
+        if action == "assert":
             self._smoke_tests(step, result)
+        for entry, source in report_entries(result):
+            self._record_entry(step, str(host), task_name, entry, source, in_rescue)
 
-    def _migrations(self, step, result, would):
-        plan = step["migrations"]
-        for key in ("applied", "rolled_back"):
-            for migration in result.get(key) or []:
-                plan[key].append(pick(migration, MIGRATION_KEYS))
-        if would and result.get("pending"):
-            # The plan: the latest pending list a read-only run saw in this step.
-            plan["plan"] = [pick(migration, MIGRATION_KEYS) for migration in result["pending"]]
+    def _record_entry(self, step, host, task_name, entry, source, in_rescue):
+        """One dbops_report: kept for the held state, and shown in its step's section."""
+        entry = scrubbed(plain(entry))
+        target = delegated_host(source) or host
+        entry.update(step=step["key"], task=task_name, host=host, target=target,
+                     target_groups=self.host_groups.get(target, []), rescue=bool(in_rescue),
+                     # changed as the task reported it (changed_when: false makes a check-mode toggle a read)
+                     task_changed=bool(source.get("changed", entry.get("changed"))))
+        self.entries.append(entry)
+        kind, would = entry.get("kind"), bool(entry.get("check_mode"))
+        shown = dict(task=task_name, changed=bool(entry.get("changed")), check_mode=would)
+        if kind == "db_check":
+            section = step["decisions"] if entry.get("purpose") == "decide" else step["checks"]
+            for check in entry.get("checks") or []:
+                section.append(dict(check, task=task_name) if isinstance(check, dict) else dict(task=task_name))
+        elif kind == "migrate_apply":
+            plan = step["migrations"]
+            for key in ("applied", "rolled_back"):
+                plan[key].extend(entry.get(key) or [])
+            if would and entry.get("pending"):
+                # The plan: the latest pending list a read-only run saw in this step.
+                plan["plan"] = list(entry["pending"])
+        elif kind == "rds_snapshot" and (entry.get("snapshot_id") or entry.get("storage")):
+            step["snapshots"].append(dict(pick(entry, SNAPSHOT_SHOWN), **shown))
+        elif kind == "db_backup":
+            step["backups"].append(dict(pick(entry, BACKUP_SHOWN), **shown))
+        elif kind == "maintenance_mode":
+            noun, subject, words = toggle_role(entry["target_groups"])
+            toggle = dict(pick(entry, ("state", "previous_state", "backend", "msg", "previous_replicas", "replicas")),
+                          target=target, label="%s %s" % (noun, target), subject=subject, held=toggle_held(entry),
+                          read=bool(would and entry.get("changed") and not entry["task_changed"]),
+                          failed=bool(entry.get("failed")))
+            toggle.update(words=dict((state, words.get(state, state)) for state in ("enabled", "disabled")), **shown)
+            step["maintenance"].append(toggle)
 
     def _smoke_tests(self, step, result):
         # runbook_step's smoke.yml loops with loop_var runbook_step_smoke; its items name the test.
@@ -388,8 +444,9 @@ class RunReport:
             downtime=self.downtime,
             stats=self.stats,
         )
+        report["held_state"] = held_state(self.entries, steps, restore_point=self.restore_point)
         report["artifacts"] = artifacts(report)
-        return plain(report)
+        return normalised_paths(plain(report))
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -537,6 +594,12 @@ def render_markdown(report):
          seconds(s["duration_s"]) + (" (over window)" if s["over_window"] else " (over expected)" if s["over_expected"] else ""),
          seconds(s["expected_s"]), seconds(s["window_s"])]
         for s in report["steps"]])
+    held = report.get("held_state") or {}
+    if held.get("lines"):
+        lines += ["", "## State left behind", ""]
+        if would:
+            lines += ["Check mode changed nothing: this is the state the rehearsal found.", ""]
+        lines += ["- %s" % cell(line) for line in held["lines"]]
     for step in report["steps"]:
         lines += [""] + step_details(step, would)
     lines += ["", "## Measured downtime", ""]
@@ -575,15 +638,17 @@ def step_details(step, would):
         lines.append("- Backup (%s): `%s`%s%s" % (
             verb, cell(backup.get("backup_file")), " sha256 %s" % backup["sha256"] if backup.get("sha256") else "",
             ", verified by restore" if backup.get("verified") else ""))
-    for toggle in step["maintenance"]:
-        verb = "would set" if toggle.get("check_mode") and toggle.get("changed") else "set" if toggle.get("changed") else "already"
-        lines.append("- Maintenance mode %s %s (was %s, %s backend)" % (
-            verb, cell(toggle.get("state")), cell(toggle.get("previous_state")), cell(toggle.get("backend"))))
+    lines.extend("- %s" % toggle_line(toggle) for toggle in step["maintenance"])
     if step["checks"]:
-        lines += ["", "Checks:", ""]
+        lines += ["", "Checks (verifications; a failed one is marked in bold):", ""]
         lines += table(["Check", "OK", "Observed", "Expected"], [
             [cell(c.get("name")), "yes" if c.get("ok") else "**no**", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
             for c in step["checks"]])
+    if step.get("decisions"):
+        lines += ["", "Decisions (reads the step decided on; no is an answer, not a failure):", ""]
+        lines += table(["Read", "Answer", "Observed", "Expected"], [
+            [cell(c.get("name")), "yes" if c.get("ok") else "no", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
+            for c in step["decisions"]])
     if step["smoke_tests"]:
         lines += ["", "Smoke tests:", ""]
         lines += table(["Line", "Test", "OK", "Result"], [
@@ -594,6 +659,24 @@ def step_details(step, would):
         lines += table(["Line", "Gate", "Kind", "Status"], [
             [cell(g.get("line")), cell(g.get("text")), cell(g.get("kind")), cell(g.get("status"))] for g in step["gates"]])
     return lines
+
+
+def toggle_line(toggle):
+    """'app server academy-app: maintenance enabled (was disabled, laravel backend)', and its would/read forms."""
+    words = toggle.get("words") or {}
+    state, before = (words.get(toggle.get(key), toggle.get(key)) for key in ("state", "previous_state"))
+    backend = "%s backend" % toggle.get("backend") if toggle.get("backend") else "backend unknown"
+    if toggle.get("failed"):
+        what = "failed to set %s (was %s, %s)" % (state, before, backend)
+    elif toggle.get("read"):
+        what = "found %s (read, %s)" % (before, backend)
+    elif toggle.get("check_mode") and toggle.get("changed"):
+        what = "would be %s (is %s, %s)" % (state, before, backend)
+    elif toggle.get("changed"):
+        what = "%s (was %s, %s)" % (state, before, backend)
+    else:
+        what = "already %s (%s)" % (state, backend)
+    return "%s: %s %s" % (cell(toggle.get("label")), toggle.get("subject") or "maintenance", cell(what))
 
 
 def downtime_lines(downtime):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.run_report import (
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import (
     RunReport, cell, parse_downtime, render_json, render_markdown, report_basename)
 
 UTC = datetime.timezone.utc
@@ -26,6 +26,12 @@ RUNBOOK = {
 CORE = {"version": "2024_12_24_000000", "name": "create_community_core_tables", "file": "x.up.sql", "statements": 5}
 
 
+def reported(kind, result, check_mode=False, failed=False, **fields):
+    """A module result as the modules return it: its own keys plus the dbops_report they declare."""
+    entry = dict(kind=kind, changed=bool(result.get("changed")), check_mode=check_mode, failed=failed, **fields)
+    return dict(result, dbops_report=entry)
+
+
 def step_record(key, number, status="ok", failure=None, gates=None):
     return {"key": key, "number": number, "title": RUNBOOK["steps"][key]["title"], "owners": ["x"],
             "started_at": "2024-12-24T09:58:13.123456", "ended_at": "2024-12-24T09:59:13.5",
@@ -45,15 +51,16 @@ def new_report(check_mode=False):
 
 def run_step_one(report, records):
     report.start_play("Step 1", "preflight-safety-checks")
-    report.task_result("academy-db", "dbops.runbooks.db_check", "1.2 lag", "ok", {
-        "checks": [{"name": "1.2 lag", "check": "replication_lag", "ok": True, "observed": {"lag_seconds": 0},
-                    "expected": {"max_seconds": 1}, "message": "ok", "sql": "SELECT secret"}],
-        "invocation": {"module_args": {"login_password": "s3cret-password"}}})
-    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "1.6 plan", "ok",
-                       {"pending": [CORE], "applied": [], "rolled_back": []}, check_mode=True)
-    report.task_result("academy-db", "dbops.runbooks.db_backup", "1.1 backup", "changed", {
-        "changed": True, "backup_file": "/b/pre-community-schema-academy-20241224T095812Z.sql.gz", "sha256": "ab",
-        "verify": {"ok": True}})
+    lag = {"name": "1.2 lag", "check": "replication_lag", "ok": True, "observed": {"lag_seconds": 0},
+           "expected": {"max_seconds": 1}, "message": "ok"}
+    report.task_result("academy-db", "dbops.runbooks.db_check", "1.2 lag", "ok", reported("db_check", {
+        "checks": [dict(lag, sql="SELECT secret")], "invocation": {"module_args": {"login_password": "s3cret-password"}}},
+        purpose="verify", checks=[lag]))
+    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "1.6 plan", "ok", reported(
+        "migrate_apply", {}, check_mode=True, pending=[CORE], applied=[], rolled_back=[]))
+    report.task_result("academy-db", "dbops.runbooks.db_backup", "1.1 backup", "changed", reported("db_backup", {
+        "changed": True}, check_mode=report.check_mode, state="present", backup_file="/b/playbooks/../pre-community-schema-academy-20241224T095812Z.sql.gz",
+        sha256="ab", verified=True, msg="backed up academy to /b/playbooks/../pre-community-schema-academy-20241224T095812Z.sql.gz"))
     report.task_result("academy-db", "ansible.builtin.set_fact", "Record", "ok", {"ansible_facts": {
         "runbook_step_results": records,
         "runbook_gate_results": [{"step": "preflight-safety-checks", "line": "1.8", "text": "Sign-off in Jira MIG-310",
@@ -64,8 +71,8 @@ def test_real_run_collects_each_step_and_reports_steps_not_reached():
     report = new_report()
     run_step_one(report, [step_record("preflight-safety-checks", 1)])
     report.start_play("Step 2", "deploy-community-core-schema")
-    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "2.3 apply", "changed",
-                       {"changed": True, "applied": [dict(CORE, execution_ms=41)], "pending": [], "rolled_back": []})
+    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "2.3 apply", "changed", reported(
+        "migrate_apply", {"changed": True}, applied=[dict(CORE, execution_ms=41)], pending=[], rolled_back=[]))
     report.task_result("academy-db", "ansible.builtin.set_fact", "Record", "ok", {"ansible_facts": {
         "runbook_step_results": [step_record("preflight-safety-checks", 1),
                                  step_record("deploy-community-core-schema", 2)]}})
@@ -95,6 +102,7 @@ def test_real_run_collects_each_step_and_reports_steps_not_reached():
     assert "| 1 | Preflight (`preflight-safety-checks`) | x | ok | 09:58:13Z | 09:59:13Z | 60.4 s |" in markdown
     assert "## Artifact Capture" in markdown
     assert "backup /b/pre-community-schema-academy-20241224T095812Z.sql.gz (taken, step 1, verified by restore)" in markdown
+    assert "../" not in markdown and "../" not in render_json(result)
     assert "gate 1.8 Sign-off in Jira MIG-310: open" in markdown
 
 
@@ -102,13 +110,14 @@ def test_check_mode_is_a_rehearsal_plan():
     report = new_report(check_mode=True)
     run_step_one(report, [step_record("preflight-safety-checks", 1)])
     report.start_play("Step 2", "deploy-community-core-schema")
-    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "2.3 apply", "changed",
-                       {"changed": True, "applied": [], "pending": [CORE]})
-    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "6.1 down", "changed",
-                       {"changed": True, "state": "enabled", "previous_state": "disabled", "backend": "laravel",
-                        "content": {"secret": "********"}})
-    report.task_result("academy-db", "dbops.runbooks.rds_snapshot", "snapshot", "changed",
-                       {"changed": True, "snapshot_id": "pre-community-schema", "write_calls": [{"operation": "x"}]})
+    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "2.3 apply", "changed", reported(
+        "migrate_apply", {"changed": True}, check_mode=True, applied=[], pending=[CORE]))
+    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "6.1 down", "changed", reported(
+        "maintenance_mode", {"changed": True, "content": {"secret": "********"}}, check_mode=True,
+        state="enabled", previous_state="disabled", backend="laravel"))
+    report.task_result("academy-db", "dbops.runbooks.rds_snapshot", "snapshot", "changed", reported(
+        "rds_snapshot", {"changed": True, "write_calls": [{"operation": "x"}]}, check_mode=True,
+        state="present", snapshot_id="pre-community-schema"))
     report.finish(ended_at=ENDED)
     result = report.as_dict()
     step = result["steps"][1]
@@ -117,7 +126,7 @@ def test_check_mode_is_a_rehearsal_plan():
     markdown = render_markdown(result)
     assert markdown.startswith("# Rehearsal plan communities_schema_v1:")
     assert "- Pending migrations (would apply): `2024_12_24_000000_create_community_core_tables`" in markdown
-    assert "- Maintenance mode would set enabled (was disabled, laravel backend)" in markdown
+    assert "- host academy-db: maintenance would be enabled (is disabled, laravel backend)" in markdown
     assert "- RDS snapshot (would take): pre-community-schema" in markdown
     assert "- Backup (would write): `/b/pre-community-schema-academy-20241224T095812Z.sql.gz`" in markdown
 
@@ -127,7 +136,8 @@ def rescued_step(report, rollback_ok=True):
     report.task_result("academy-db", "ansible.builtin.assert", "Fail the step when it ran past its window", "failed",
                        {"failed": True, "msg": "took 2.2s, over its window of 0.0s"}, has_rescue=True)
     report.task_result("academy-db", "dbops.runbooks.migrate_apply", "Rollback 1", "changed" if rollback_ok else "failed",
-                       {"changed": True, "rolled_back": [CORE]} if rollback_ok else {"failed": True, "msg": "lock"},
+                       reported("migrate_apply", {"changed": True}, state="rolled_back", rolled_back=[CORE])
+                       if rollback_ok else reported("migrate_apply", {"failed": True, "msg": "lock"}, failed=True),
                        in_rescue=True)
     if rollback_ok:
         report.task_result("academy-db", "ansible.builtin.set_fact", "Note", "ok", {"ansible_facts": {
@@ -241,3 +251,125 @@ def test_no_secret_reaches_the_report():
     result = report.as_dict()
     for text in (render_json(result), render_markdown(result)):
         assert "s3cret-password" not in text and "login_password" not in text and "SELECT secret" not in text
+
+
+def item(entry_result, delegated=None, **loop_vars):
+    """One loop item as a looped task's `results` holds it."""
+    result = dict(entry_result, **loop_vars)
+    if delegated:
+        result["_ansible_delegated_vars"] = {"ansible_delegated_host": delegated, "ansible_connection": "local"}
+    return result
+
+
+def looped(*items):
+    return {"changed": any(i.get("changed") for i in items), "msg": "All items completed", "results": list(items)}
+
+
+def toggle(state, previous, backend="laravel", changed=None, check_mode=False):
+    changed = state != previous if changed is None else changed
+    return reported("maintenance_mode", {"changed": changed}, check_mode=check_mode, state=state,
+                    previous_state=previous, backend=backend)
+
+
+def seed_step(report):
+    report.set_host_groups({"academy-app": ["all", "app_servers"], "academy-app-2": ["app_servers"],
+                            "academy-horizon": ["queue_workers"], "academy-db": ["database"]})
+    report.start_play("Step 6", "seed-foundation-data")
+
+
+def test_looped_toggles_name_each_host_and_its_role():
+    report = new_report()
+    seed_step(report)
+    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "6.1 down", "changed", looped(
+        item(toggle("enabled", "disabled"), "academy-app", app_server="academy-app"),
+        item(toggle("enabled", "enabled"), "academy-app-2", app_server="academy-app-2"),
+        {"skipped": True, "app_server": "academy-app-3"}))
+    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "6.1 pause", "changed", looped(
+        item(toggle("enabled", "disabled", backend="http"), "academy-horizon", queue_worker="academy-horizon")))
+    # A check-mode read (changed_when: false) says what it found, not what it would do.
+    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "7.1 read", "ok", looped(
+        item(dict(toggle("disabled", "enabled", check_mode=True), changed=False), "academy-horizon")))
+    report.finish(ended_at=ENDED)
+    result = report.as_dict()
+    markdown = render_markdown(result)
+    assert "- app server academy-app: maintenance enabled (was disabled, laravel backend)" in markdown
+    assert "- app server academy-app-2: maintenance already enabled (laravel backend)" in markdown
+    assert "- queue worker academy-horizon: queue paused (was running, http backend)" in markdown
+    assert "- queue worker academy-horizon: queue found paused (read, laravel backend)" in markdown
+    assert "(was ,  backend)" not in markdown and len(result["steps"][2]["maintenance"]) == 4
+    held = result["held_state"]["lines"]
+    assert "app server academy-app: maintenance enabled" in held and "queue worker academy-horizon: queue paused" in held
+
+
+def test_looped_checks_migrations_and_backups_are_read_per_item():
+    report = new_report()
+    seed_step(report)
+    check = {"name": "seeded", "check": "row_count", "ok": False, "observed": 0, "expected": {"min": 1}, "message": "0 rows"}
+    verify = {"name": "6.4 rows", "check": "row_count", "ok": True, "observed": 7, "expected": {"min": 5}, "message": "7"}
+    report.task_result("academy-db", "dbops.runbooks.db_check", "6.2 read", "ok", looped(
+        item(reported("db_check", {}, purpose="decide", checks=[check]), table="a"),
+        item(reported("db_check", {}, purpose="verify", checks=[verify]), table="b")))
+    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "6.x apply", "changed", looped(
+        item(reported("migrate_apply", {"changed": True}, state="applied", applied=[CORE]), path="a"),
+        item(reported("migrate_apply", {"changed": False}, state="applied", applied=[]), path="b")))
+    report.task_result("academy-db", "dbops.runbooks.db_backup", "6.x backup", "changed", looped(
+        item(reported("db_backup", {"changed": True}, state="present", backup_file="/x/./a.sql.gz", verified=True),
+             "academy-db")))
+    report.finish(ended_at=ENDED)
+    step = report.as_dict()["steps"][2]
+    assert [c["name"] for c in step["decisions"]] == ["seeded"] and [c["name"] for c in step["checks"]] == ["6.4 rows"]
+    assert step["migrations"]["applied"][0]["version"] == CORE["version"]
+    assert step["backups"][0]["backup_file"] == "/x/a.sql.gz" and step["backups"][0]["verified"] is True
+
+
+def test_decisions_are_shown_apart_and_never_as_a_failure():
+    report = new_report()
+    seed_step(report)
+    seeded = {"name": "6.2 seeded: community_categories has rows", "check": "row_count", "ok": False, "observed": 0,
+              "expected": {"min": 1}, "message": "0 rows: below min 1"}
+    report.task_result("academy-db", "dbops.runbooks.db_check", "6.2 read", "ok", reported(
+        "db_check", {}, purpose="decide", checks=[seeded]))
+    report.finish(ended_at=ENDED)
+    markdown = render_markdown(report.as_dict())
+    assert "Decisions (reads the step decided on; no is an answer, not a failure):" in markdown
+    assert "| 6.2 seeded: community_categories has rows | no | 0 |" in markdown
+    assert "**no**" not in markdown and "Checks (verifications" not in markdown
+
+
+def test_a_fat_task_reports_a_list_and_secrets_in_entries_are_dropped():
+    report = new_report()
+    seed_step(report)
+    report.task_result("academy-db", "dbops.runbooks.runbook_step_engine", "Step 6", "changed", {"changed": True, "dbops_reports": [
+        {"kind": "migrate_apply", "changed": True, "check_mode": False, "applied": [CORE], "login_password": "s3cret-password"},
+        {"kind": "maintenance_mode", "changed": True, "check_mode": False, "state": "enabled", "previous_state": "disabled",
+         "backend": "laravel", "headers": {"Authorization": "Bearer s3cret-password"}}]})
+    report.finish(ended_at=ENDED)
+    result = report.as_dict()
+    assert result["steps"][2]["migrations"]["applied"][0]["version"] == CORE["version"]
+    assert "s3cret-password" not in render_json(result) + render_markdown(result)
+    assert "database academy-db: maintenance enabled" in result["held_state"]["lines"]
+
+
+def test_a_failed_run_ends_its_summary_with_what_it_left_held():
+    report = new_report()
+    report.set_host_groups({"academy-horizon": ["queue_workers"]})
+    run_step_one(report, [step_record("preflight-safety-checks", 1)])
+    report.start_play("Step 2", "deploy-community-core-schema")
+    report.task_result("academy-db", "dbops.runbooks.maintenance_mode", "3.2 pause", "changed", looped(
+        item(toggle("enabled", "disabled", backend="http"), "academy-horizon")))
+    report.task_result("academy-db", "dbops.runbooks.migrate_apply", "2.3 apply", "changed", reported(
+        "migrate_apply", {"changed": True}, state="applied", applied=[CORE]))
+    report.task_result("academy-db", "ansible.builtin.set_fact", "Record", "ok", {"ansible_facts": {
+        "runbook_step_results": [step_record("preflight-safety-checks", 1),
+                                 step_record("deploy-community-core-schema", 2, status="rolled_back",
+                                             failure={"task": "x", "cause": "y", "rollback": "z"})]}})
+    report.finish(ended_at=ENDED)
+    result = report.as_dict()
+    assert result["held_state"]["resume"]["tags"] == "deploy-community-core-schema,seed-foundation-data"
+    markdown = render_markdown(result)
+    summary = markdown[markdown.index("## State left behind"):markdown.index("## Step 1")]
+    assert "- Migrations applied by this run: 2024_12_24_000000_create_community_core_tables; rolled back: none" in summary
+    assert "- queue worker academy-horizon: queue paused" in summary
+    assert "- Restore point: backup /b/pre-community-schema-academy-20241224T095812Z.sql.gz" in summary
+    assert ("- Resume at step 2 deploy-community-core-schema after fixing the cause: "
+            "--tags deploy-community-core-schema,seed-foundation-data") in summary

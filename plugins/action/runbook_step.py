@@ -27,12 +27,16 @@ except ImportError:  # ansible-core < 2.21: facts come from the result's ansible
 from ansible_collections.dbops.runbooks.plugins.action.migrate_apply import ActionModule as MigrateApplyAction
 from ansible_collections.dbops.runbooks.plugins.action.runbook_gate import ControllerTransport, TemplatedVars
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import gates as gate_engine
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import delegated_host, report_entries
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_state import held_state
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import steps as logic
 
 PHASES = ("begin", "migrate", "plan", "apply", "verify", "smoke", "window", "rollback", "fail", "record")
 # Facts the step keeps between its tasks (begin -> migrate -> rollback -> record).
-STARTED_AT, STARTED_EPOCH, FAILURE, RESULTS = ("runbook_step_started_at", "runbook_step_started_epoch",
-                                               "runbook_step_failure", "runbook_step_results")
+STARTED_AT, STARTED_EPOCH, FAILURE, RESULTS, ENTRIES = (
+    "runbook_step_started_at", "runbook_step_started_epoch", "runbook_step_failure", "runbook_step_results",
+    # Every dbops_report of the run's steps so far, so a failure can say what the run left held.
+    "runbook_run_entries")
 
 
 class PhaseFailed(Exception):
@@ -214,15 +218,14 @@ class ActionModule(ActionBase):
                                                      cause=to_text(self.vars.get("ansible_failed_result", {}).get("msg", "unknown")))
         summary = self.args.get("summary") or rollback.get("summary") or logic.NOTHING_TO_ROLL_BACK
         failure = dict(task=first["task"], cause=first["cause"], rollback=summary)
-        self.facts[FAILURE] = dict(failure, message=logic.failure_message(self.key, failure, self.args.get("held") or ()))
-        self.out.update(step_failure=failure, msg=self.facts[FAILURE]["message"])
+        self.facts[FAILURE] = failure
+        self.out.update(step_failure=failure, msg=logic.failure_message(self.key, failure))
 
     def _phase_record(self):
         """Append the step's record to runbook_step_results (the run report reads it); fail the run when the
         step failed and phase fail noted its rollback."""
         failed_task = self.vars.get("ansible_failed_task")
         failure = dict(self.vars.get(FAILURE) or {})
-        message = failure.pop("message", None)
         unhandled = {}
         if failed_task and not failure:
             unhandled = dict(task=self._failed_task_name(),
@@ -232,12 +235,28 @@ class ActionModule(ActionBase):
             self.key, self.step, self.vars.get(STARTED_AT), self.vars.get(STARTED_EPOCH, time.time()), time.time(),
             (self._var("runbook_step_window_seconds", {})).get(self.key), failure,
             unhandled, self.vars.get("runbook_gate_results") or [])
-        self.facts[RESULTS] = list(self.vars.get(RESULTS) or []) + [record]
+        records = list(self.vars.get(RESULTS) or []) + [record]
+        entries = self._run_entries()
+        self.facts.update({RESULTS: records, ENTRIES: entries})
         self.out["step"] = dict(key=record["key"], status=record["status"], duration_s=record["duration_s"])
-        if message:  # the step failed and its rescue rolled it back: the run stops here, naming why
-            self.out.update(failed=True, msg=message)
+        if failure:  # the step failed and its rescue rolled it back: the run stops here, naming why and what is held
+            held = held_state(entries, records, self.runbook.get("steps"), self._var("runbook_restore_point"))
+            self.out.update(failed=True, msg=logic.failure_message(self.key, failure, held["lines"]), held=held)
 
     # --- parts ----------------------------------------------------------------------------------
+
+    def _run_entries(self):
+        """The run's dbops_report entries so far, plus those of this step's registered `results` (any task's:
+        a runbook_step phase, a maintenance_mode loop), each toggle named by the host it ran on and its groups."""
+        entries = list(self.vars.get(ENTRIES) or [])
+        me = self.vars.get("inventory_hostname")
+        hostvars = self.vars.get("hostvars") or {}
+        for result in self.args.get("results") or []:
+            for entry, source in report_entries(result if isinstance(result, dict) else {}):
+                target = delegated_host(source) or me
+                groups = list((hostvars.get(target) or {}).get("group_names") or []) if target else []
+                entries.append(dict(entry, step=self.key, target=target, target_groups=groups))
+        return entries
 
     def _failed_task_name(self):
         """The failed part of the step: a runbook_step phase's own label, or the failed task's name."""
@@ -353,8 +372,9 @@ class ActionModule(ActionBase):
                 payload = None
             ok, message = logic.smoke_verdict(test, status, payload, url, error)
             self.lines.append(message)
-            self.out.setdefault("smoke_tests", []).append(dict(line=test.get("line"), name=test.get("name"), ok=ok,
-                                                               message=message))
+            entry = dict(line=test.get("line"), name=test.get("name"), path=test.get("path"), ok=ok, msg=message)
+            self.out.setdefault("smoke_tests", []).append(entry)
+            self.reports.append(dict(entry, kind="smoke_test", changed=False, check_mode=False, failed=not ok))
             if not ok:
                 failures.append(message)
         if failures:

@@ -112,10 +112,15 @@ options:
   summary:
     description: With O(phase=fail), the words of the rollback when the step's own fallback ran.
     type: str
-  held:
-    description: With O(phase=fail), lines saying what the run left held (maintenance, queues, restore point).
+  results:
+    description:
+      - With O(phase=record), the registered results of the step's tasks (its C(runbook_step) phases, its
+        M(dbops.runbooks.maintenance_mode) loops, ...). Their C(dbops_report) entries are added to the run's
+        (variable C(runbook_run_entries)), so that a failed step's message ends with what the run left held:
+        migrations applied and rolled back, maintenance and queues per host, the restore point, and the
+        C(--tags) to resume at.
     type: list
-    elements: str
+    elements: dict
 notes:
   - The step's window can be overridden per step key with the variable C(runbook_step_window_seconds), for
     rehearsals and tests.
@@ -192,6 +197,10 @@ failed_phase:
 step_failure:
   description: With O(phase=fail), the step's failure (C(task), C(cause), C(rollback)) that O(phase=record) records.
   returned: phase fail
+  type: dict
+held:
+  description: With O(phase=record) of a failed step, what the run left behind (see the run report's State left behind).
+  returned: phase record, when the step failed
   type: dict
 rolled_back:
   description: Versions the rollback took back, newest first.

@@ -12,7 +12,7 @@ module: runbook_gate
 short_description: Run a runbook step's gates (flags, HTTP, Prometheus, Slack, PagerDuty, Jira, GitHub, change request, people)
 version_added: 0.2.0
 description:
-  - Runs, in one task, the gates of a runbook step at the given runbook lines: the lines a system
+  - Runs, in one task, the gates of a runbook step at the given runbook lines, the lines a system
     other than the database (a flag service, an HTTP API, Prometheus, Slack, PagerDuty, Jira, GitHub
     Actions), the change request or a person must answer. Gates are data, O(gates) (by default
     C(runbook_gates[step]) from the play's variables).
@@ -23,17 +23,17 @@ description:
   - The systems come from the play's variables (C(flag_service), C(prometheus), C(github),
     C(runbook_notify.slack), C(runbook_notify.pagerduty), C(runbook_notify.jira), and the variable an
     C(http) gate names in C(service)), or from O(systems).
-  - Other variables read: C(runbook) (C(change_request), C(required_approvals), C(steps),
+  - Other variables read are C(runbook) (C(change_request), C(required_approvals), C(steps),
     C(maintenance_window_minutes), C(key)), C(change_request) (C(id), C(approvals)),
     C(runbook_step_started_epoch) (C(timing)), each C(confirm) gate's variable, C(runbook_gate_prompt)
     (default V(true)), C(runbook_gate_pagerduty_description), C(runbook_gate_slack_username),
     C(awx_job_id) and C(tower_job_id).
   - A C(confirm) gate whose variable is empty asks at the controller's terminal, except in check mode,
     under AWX (C(awx_job_id) or C(tower_job_id) set) or when C(runbook_gate_prompt) is false; unanswered it is V(open).
-  - Every call is made from the controller (under AWX: the execution environment). Tokens go in
+  - Every call is made from the controller (under AWX, the execution environment). Tokens go in
     headers only and never appear in the result or its messages.
   - Sets the fact C(runbook_gate_results) to its earlier value plus this task's results, which the
-    C(dbops.runbooks.runbook_report) callback reads. When the task fails, facts are not set; use
+    C(dbops.runbooks.runbook_report) callback reads. When the task fails, facts are not set, so use
     O(fail_on_blocking=false) and fail in a next task to keep the failed results (the role
     C(dbops.runbooks.runbook_gate) does).
   - The kinds, their keys and their systems are in C(docs/communities_schema_v1.md), section Gates.
@@ -58,18 +58,18 @@ options:
   lines:
     description:
       - The runbook lines whose gates run, for example V(["1.3", "1.4"]). A line with no gate gives a
-        V(open) result of kind C(no_gate). Omitted, every gate of the step runs.
+        V(open) result of kind C(no_gate). When omitted, every gate of the step runs.
     type: list
     elements: str
   gates:
     description:
-      - The step's gates, each C({line, text, kind, ...}) with the keys of its kind; C(blocking) defaults to V(true).
+      - The step's gates, each with C(line), C(text), C(kind) and the keys of its kind; C(blocking) defaults to V(true).
       - Defaults to C(runbook_gates[step]).
     type: list
     elements: dict
   systems:
     description:
-      - Systems by variable name (for example C({prometheus: {url: ...}})), used instead of the play's variables of that name.
+      - Systems by variable name, used instead of the play's variables of that name, for example C(prometheus) with its C(url).
     type: dict
     default: {}
   fail_on_blocking:

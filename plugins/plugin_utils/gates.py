@@ -10,7 +10,8 @@ The decisions are pure: a kind sees the gate, its system's settings, the run's v
 ``Transport`` answered, so the unit tests drive every kind with canned answers. Adding a kind is one
 class registered with ``@kind``.
 
-Entry point: ``run_gates(gates, lines, step, variables, check_mode, transport)``.
+Entry point: ``run_gates(gates, lines, step, variables, check_mode, transport)``; from an action
+plugin, ``gate_runtime.run_task_gates`` supplies the controller transport and the templated variables.
 """
 
 from __future__ import annotations
@@ -545,7 +546,7 @@ class TimingGate(GateKind):
         limit = float(minutes) * 60
         elapsed = round(ctx.now() - float(started), 1)
         within = elapsed <= limit
-        return (PASSED if within else WARNING), "step running for %ss, %s the expected %ss" % (elapsed, "within" if within else "over", limit)
+        return (PASSED if within else WARNING), "step running for %ss, %s the expected %gs" % (elapsed, "within" if within else "over", limit)
 
 
 @kind
@@ -656,7 +657,7 @@ def missing_keys(system, keys):
 
 
 def secrets_of(systems):
-    """Every secret value of the systems (tokens, keys, passwords) and its Basic-auth encodings, to mask."""
+    """Every secret value of the systems (tokens, keys, passwords), to mask in details."""
     found = []
     for system in systems:
         for key in SECRET_KEYS:
@@ -685,7 +686,12 @@ def run_gate(gate, ctx):
         status, detail = OPEN, "check mode: would " + gate_kind.would(gate, system, ctx)
     else:
         ctx.wrote = False
-        status, detail = gate_kind.evaluate(gate, system, ctx)
+        try:
+            status, detail = gate_kind.evaluate(gate, system, ctx)
+        except GateConfigError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:  # an answer of an unexpected shape
+            status, detail = FAILED, "%s: could not read the answer (%s: %s)" % (result["system"], type(e).__name__, e)
     result.update(status=status, detail=redact(detail, secrets_of([system])), changed=ctx.wrote and status != FAILED)
     return result
 

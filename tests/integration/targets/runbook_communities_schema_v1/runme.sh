@@ -91,6 +91,7 @@ fresh_db
 runbook --check --diff >"$WORK/check.log" 2>&1 || { cat "$WORK/check.log"; fail "--check run failed"; }
 [ -z "$(tables)" ] || fail "--check created tables: $(tables)"
 grep -q "create_community_core_tables" "$WORK/check.log" || fail "--check did not show the pending migration"
+echo "recap of --check: $(grep -A1 '^PLAY RECAP' "$WORK/check.log" | tail -n 1)"
 
 echo "== the smoke tests judge what the API answers: empty communities fail 7.6, naming the call"
 sql "$DB" <"$ROOT/examples/academy/migrations/2024_12_24_000000_create_community_core_tables.up.sql"
@@ -104,6 +105,9 @@ runbook >"$WORK/run1.log" 2>&1 || { cat "$WORK/run1.log"; fail "first run failed
 expected="communities community_categories community_levels community_members community_notification_preferences community_points_rules community_posts community_post_comments community_post_likes geo_places search_saved_queries "
 [ "$(app_tables)" = "$expected" ] || fail "unexpected tables after run: $(app_tables)"
 runbook >"$WORK/run2.log" 2>&1 || { cat "$WORK/run2.log"; fail "second run failed"; }
+# The recaps, for comparing task counts between versions (each task costs ~0.3 s).
+echo "recap of the first run: $(grep -A1 '^PLAY RECAP' "$WORK/run1.log" | tail -n 1)"
+echo "recap of the second run: $(grep -A1 '^PLAY RECAP' "$WORK/run2.log" | tail -n 1)"
 grep -Eq 'academy-db +: ok=[0-9]+ +changed=0 ' "$WORK/run2.log" || { grep -B3 -E '^changed' "$WORK/run2.log"; tail -n 8 "$WORK/run2.log"; fail "second run reported changes"; }
 grep -q '2.x GET /api/v1/communities answers on the new schema' "$WORK/run1.log" || fail "the 2.x smoke test did not run"
 grep -q '6.5 GET /api/v1/communities/categories returns the seeded payload: 7 item(s)' "$WORK/run1.log" || fail "the 6.5 smoke test did not run"

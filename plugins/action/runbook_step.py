@@ -25,8 +25,8 @@ except ImportError:  # ansible-core < 2.21: facts come from the result's ansible
     VariableLayer = None
 
 from ansible_collections.dbops.runbooks.plugins.action.migrate_apply import ActionModule as MigrateApplyAction
-from ansible_collections.dbops.runbooks.plugins.action.runbook_gate import ControllerTransport, TemplatedVars
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import gates as gate_engine
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.gate_runtime import run_task_gates
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import delegated_host, report_entries
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_state import held_state
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import steps as logic
@@ -334,15 +334,12 @@ class ActionModule(ActionBase):
         """The step's gates at `lines`, run in-process (plugin_utils/gates.py); a blocking failure fails the phase."""
         if not lines:
             return
-        gates = self._var("runbook_gates", {}).get(self.key) or []
         try:
-            results = gate_engine.run_gates(gates, lines, self.key, TemplatedVars(self._templar, self.vars),
-                                            bool(self._task.check_mode), ControllerTransport())
+            results, facts = run_task_gates(self._templar, self.vars, self.key, lines, check_mode=bool(self._task.check_mode))
         except gate_engine.GateConfigError as e:
             raise logic.StepError(to_text(e))
-        recorded = gate_engine.recorded(self.vars.get("runbook_gate_results"), results)
-        self.vars["runbook_gate_results"] = recorded
-        self.facts["runbook_gate_results"] = recorded
+        self.vars.update(facts)  # the next gates of this task see these results
+        self.facts.update(facts)
         self.out["changed"] = self.out["changed"] or any(item["changed"] for item in results)
         self.out.setdefault("gates", []).extend(gate_engine.recorded([], results))
         self.lines.append(gate_engine.summary(self.key, results))

@@ -255,8 +255,6 @@ class RunReport:
             step["rollback"]["tasks"].append(dict(task=task_name, status=status))
         if status == "skipped":
             return
-        if action == "assert":
-            self._smoke_tests(step, result)
         for entry, source in report_entries(result):
             self._record_entry(step, str(host), task_name, entry, source, in_rescue)
 
@@ -286,6 +284,8 @@ class RunReport:
             step["snapshots"].append(dict(pick(entry, SNAPSHOT_SHOWN), **shown))
         elif kind == "db_backup":
             step["backups"].append(dict(pick(entry, BACKUP_SHOWN), **shown))
+        elif kind == "smoke_test":
+            step["smoke_tests"].append(pick(entry, ("line", "name", "path", "ok", "msg")))
         elif kind == "maintenance_mode":
             noun, subject, words = toggle_role(entry["target_groups"])
             toggle = dict(pick(entry, ("state", "previous_state", "backend", "msg", "previous_replicas", "replicas")),
@@ -294,15 +294,6 @@ class RunReport:
                           failed=bool(entry.get("failed")))
             toggle.update(words=dict((state, words.get(state, state)) for state in ("enabled", "disabled")), **shown)
             step["maintenance"].append(toggle)
-
-    def _smoke_tests(self, step, result):
-        # runbook_step's smoke.yml loops with loop_var runbook_step_smoke; its items name the test.
-        for item in result.get("results") or []:
-            smoke = item.get("runbook_step_smoke") if isinstance(item, dict) else None
-            if isinstance(smoke, dict):
-                entry = pick(smoke, ("line", "name", "path"))
-                entry.update(ok=not item.get("failed", False), msg=plain(item.get("msg", "")))
-                step["smoke_tests"].append(entry)
 
     def _facts(self, host, facts):
         if isinstance(facts.get("runbook_step_results"), list):

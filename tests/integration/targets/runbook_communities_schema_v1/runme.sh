@@ -74,7 +74,7 @@ runbook() {
 }
 # One step's API smoke tests (runbook_smoke_tests), as the step playbooks run them.
 smoke() {
-  ansible -i "$INVENTORY" academy-db -m ansible.builtin.include_role -a "name=dbops.runbooks.runbook_step tasks_from=smoke" \
+  ansible -i "$INVENTORY" academy-db -m dbops.runbooks.runbook_step -a "phase=smoke" \
     -e @"$ROOT/playbooks/vars/communities_schema_v1.yml" -e "$API" -e "runbook_step_key=$1"
 }
 connection() {

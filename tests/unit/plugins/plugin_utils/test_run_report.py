@@ -210,9 +210,9 @@ def test_a_step_that_began_without_a_record_failed_and_a_step_without_tasks_was_
 def test_smoke_tests_and_downtime_from_the_run():
     report = new_report()
     report.start_play("Step 6", "seed-foundation-data")
-    report.task_result("academy-db", "ansible.builtin.assert", "Check the smoke tests", "ok", {"results": [
-        {"runbook_step_smoke": {"line": "6.5", "name": "categories", "path": "/api/v1/communities/categories",
-                                "auth": True}, "msg": "6.5 categories: 5 item(s)"}]})
+    report.task_result("academy-db", "dbops.runbooks.runbook_step", "6.4-6.6 Verify", "ok", {"dbops_reports": [
+        {"kind": "smoke_test", "line": "6.5", "name": "categories", "path": "/api/v1/communities/categories",
+         "ok": True, "msg": "6.5 categories: 5 item(s)", "changed": False, "check_mode": False, "failed": False}]})
     report.task_result("academy-db", "ansible.builtin.set_fact", "Keep", "ok", {"ansible_facts": {"downtime_probe_report": {
         "url": "http://127.0.0.1:58080/health", "polls": 40, "downtime_s": 1.25, "errors": 0,
         "windows": [{"start": "a", "end": "b", "duration_s": 1.25}]}}})

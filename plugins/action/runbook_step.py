@@ -214,8 +214,8 @@ class ActionModule(ActionBase):
         A failed task's variables are not kept, so this phase succeeds and the record fails instead.
         """
         rollback = self.args.get("rollback") or {}
-        first = rollback.get("first_failure") or dict(task=self._failed_task_name(),
-                                                     cause=to_text(self.vars.get("ansible_failed_result", {}).get("msg", "unknown")))
+        first = rollback.get("first_failure") or dict(
+            task=self._failed_task_name(), cause=to_text(self.vars.get("ansible_failed_result", {}).get("msg", "unknown")))
         summary = self.args.get("summary") or rollback.get("summary") or logic.NOTHING_TO_ROLL_BACK
         failure = dict(task=first["task"], cause=first["cause"], rollback=summary)
         self.facts[FAILURE] = failure

@@ -23,9 +23,9 @@ description:
     O(phase=plan) and O(phase=apply) are its two halves, for a step that does something of its own between them.
   - O(phase=rollback) runs in a C(rescue) with O(outcome) set to the registered result of the C(migrate) or
     C(apply) task. It rolls back, newest first, the step's migrations that this run applied or that failed in
-    this run, and never fails: a failed down-migration is returned as RV(down_failed) so the step's own
-    fallback can run. O(phase=fail), the last task of the C(rescue), notes the step's failure: the task that
-    failed, the cause and the rollback. O(phase=record) (in C(always)) appends the step's record to
+    this run, and never fails; a failed down-migration is returned as RV(down_failed) so the step's own
+    fallback can run. O(phase=fail), the last task of the C(rescue), notes the step's failure (the task that
+    failed, the cause and the rollback). O(phase=record) (in C(always)) appends the step's record to
     C(runbook_step_results), which the M(dbops.runbooks.runbook_report) callback reads, and then fails the run
     with the noted failure, naming the step, the cause and the rollback (a failed task's variables are not kept,
     so the record, not the rescue, stops the run).
@@ -116,7 +116,7 @@ options:
     description:
       - With O(phase=record), the registered results of the step's tasks (its C(runbook_step) phases, its
         M(dbops.runbooks.maintenance_mode) loops, ...). Their C(dbops_report) entries are added to the run's
-        (variable C(runbook_run_entries)), so that a failed step's message ends with what the run left held:
+        (variable C(runbook_run_entries)), so that a failed step's message ends with what the run left held -
         migrations applied and rolled back, maintenance and queues per host, the restore point, and the
         C(--tags) to resume at.
     type: list

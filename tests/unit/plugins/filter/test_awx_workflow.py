@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.dbops.runbooks.plugins.filter.awx_workflow import awx_workflow_nodes, awx_workflow_survey
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.gates import YES
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 AWX = os.path.join(ROOT, "playbooks", "awx")
@@ -46,9 +47,8 @@ def collection_text():
 
 
 def accepted_answers():
-    """The answers roles/runbook_gate counts as a confirmation."""
-    tasks = open(os.path.join(ROOT, "roles", "runbook_gate", "tasks", "main.yml")).read()
-    return re.search(r"set yes = \[([^\]]*)\]", tasks).group(1).replace("'", "").replace(" ", "").split(",")
+    """The answers a confirm gate counts as a confirmation (plugins/plugin_utils/gates.py)."""
+    return list(YES)
 
 
 @pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda r: r["key"])

@@ -6,7 +6,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../../../.." && pwd)
+# The collection as installed (ansible-test runs this target from a copy of its folder).
+ROOT=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null \
+  | python -c 'import json, sys; print(next(iter(json.load(sys.stdin))) + "/dbops/runbooks")')
 MIGRATIONS=$ROOT/examples/starforge/migrations
 export STARFORGE_TEST_DB=dbops_it_starforge STARFORGE_TEST_PORT=58181
 export PGHOST=127.0.0.1 PGPORT=55432 PGUSER=dbops PGPASSWORD=dbops-local-stack
@@ -30,7 +32,7 @@ apply() {
 up_all() { local f; for f in "$MIGRATIONS"/*.sql; do apply up "$f"; done; }
 # What a migration leaves in the schema: relations, indexes, extensions, columns.
 schema() {
-  psql_db -At -c "SELECT c.relkind || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  psql_db -At -c "SELECT c.relkind::text || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' ORDER BY 1" \
     -c "SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1" \
     -c "SELECT 'column ' || table_name || '.' || column_name FROM information_schema.columns
@@ -38,7 +40,7 @@ schema() {
 }
 
 started=$(date +%s)
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $STARFORGE_TEST_DB WITH (FORCE)" -c "CREATE DATABASE $STARFORGE_TEST_DB"
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $STARFORGE_TEST_DB WITH (FORCE)" -c "CREATE DATABASE $STARFORGE_TEST_DB"
 [ -z "$(schema)" ] || fail "a fresh database is not empty"
 up_all
 schema >"$WORK/up.schema"

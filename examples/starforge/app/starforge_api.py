@@ -276,7 +276,7 @@ def etl_worker(state):
                 if conn is None:
                     generation = state.restarts["etl-worker"]
                     conn = state.connect("starforge-etl-worker")
-                for _ in range(5 * replicas):
+                for _attempt in range(5 * replicas):
                     if not process_one(conn, state.metrics):
                         break
                 last_error = None

@@ -137,7 +137,7 @@ def main():
     # The fault switch: every API request fails, and /metrics shows it.
     before = metric("starforge_http_requests_total", '{code="500"}')
     call("/ops/faults", "PUT", {"error_rate": 1.0, "latency_ms": 50}, OPS)
-    codes = [call("/api/v1/heroes")[0] for _ in range(10)]
+    codes = [call("/api/v1/heroes")[0] for _attempt in range(10)]
     expect("the switch fails API requests", codes == [500] * 10, codes)
     expect("/metrics counts the failures", metric("starforge_http_requests_total", '{code="500"}') - before == 10)
     expect("and their latency", metric("starforge_http_request_duration_seconds_bucket", '{code="500",le="0.025"}') == 0

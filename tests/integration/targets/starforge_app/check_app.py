@@ -24,10 +24,10 @@ GOOD = {"hero": {"name": "Aria", "level": 12, "power": 3400},
         "troops": [{"id": "archer", "count": 40, "level": 3}, {"id": "knight", "count": 12}]}
 
 
-def call(path, method="GET", body=None, headers=None):
+def call(path, method="GET", body=None, headers=None, port=PORT):
     """(status, parsed JSON or text) of one request."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request("http://127.0.0.1:%d%s" % (PORT, path), data=data, method=method,
+    request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method,
                                      headers=dict(headers or {}, **({"Content-Type": "application/json"} if data else {})))
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
@@ -79,6 +79,10 @@ def main():
     status, health = call("/health")
     expect("/health is 200, healthy, database connected", status == 200 and health.get("status") == "healthy"
            and health.get("database") == "connected" and "latency" in health, (status, health))
+    wait("the instance without a database answers", lambda: _answers("/metrics", PORT + 1))
+    status, health = call("/health", port=PORT + 1)
+    expect("/health is 503, database disconnected, when the database does not answer",
+           status == 503 and health.get("database") == "disconnected", (status, health))
     expect("ops endpoints need the ops token", call("/ops/deployments/api/replicas")[0] == 401)
 
     # Maintenance, as `kubectl set env deployment/api MAINTENANCE_MODE=true` would set it.
@@ -156,9 +160,9 @@ def main():
     expect("the pool gauge is there", "starforge_db_pool_in_use 0" in call("/metrics")[1])
 
 
-def _answers(path):
+def _answers(path, port=PORT):
     try:
-        return call(path)[0] == 200
+        return call(path, port=port)[0] == 200
     except OSError:
         return False
 

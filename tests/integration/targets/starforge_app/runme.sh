@@ -13,8 +13,8 @@ MIGRATIONS=$ROOT/examples/starforge/migrations
 export STARFORGE_TEST_DB=dbops_it_starforge STARFORGE_TEST_PORT=58181
 export PGHOST=127.0.0.1 PGPORT=55432 PGUSER=dbops PGPASSWORD=dbops-local-stack
 WORK=$(mktemp -d)
-APP_PID=
-trap 'if [ -n "$APP_PID" ]; then kill "$APP_PID" 2>/dev/null || true; fi
+APP_PID='' DOWN_PID=''
+trap 'kill ${APP_PID:+"$APP_PID"} ${DOWN_PID:+"$DOWN_PID"} 2>/dev/null || true
   if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi' EXIT
 fail() { echo "FAILED: $*" >&2; [ -f "$WORK/app.log" ] && tail -n 20 "$WORK/app.log" >&2; exit 1; }
 
@@ -22,14 +22,19 @@ psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$STARFORGE_TEST_DB" "$@"; }
 # One section of a node-pg-migrate SQL file (up: from '-- Up Migration' to '-- Down Migration').
 section() { awk -v want="$1" 'tolower($0) ~ /^[ \t]*--[ \t-]*up[ \t]+migration/ { on = (want == "up"); next }
   tolower($0) ~ /^[ \t]*--[ \t-]*down[ \t]+migration/ { on = (want == "down"); next } on' "$2"; }
-# Apply one section the way migrate_apply does: in one transaction, unless the file is marked
-# `-- dbops:no-transaction` (then statement by statement, as CREATE INDEX CONCURRENTLY needs).
-apply() {
-  local single=(-1)
-  grep -q '^-- dbops:no-transaction' "$2" && single=()
-  section "$1" "$2" | psql_db "${single[@]}" -f - || fail "$1 section of $(basename "$2") failed"
+# One direction of every file (newest first for down), as one psql script: each file in its own
+# transaction, the way migrate_apply runs them, unless it is marked `-- dbops:no-transaction` (then
+# statement by statement, as CREATE INDEX CONCURRENTLY needs). Stops at the first error.
+apply_all() {
+  local direction=$1 order=() f
+  mapfile -t order < <(printf '%s\n' "$MIGRATIONS"/*.sql | if [ "$direction" = down ]; then sort -r; else sort; fi)
+  for f in "${order[@]}"; do
+    printf '\\echo %s %s\n' "$direction" "$(basename "$f")"
+    if grep -q '^-- dbops:no-transaction' "$f"; then section "$direction" "$f"
+    else echo 'BEGIN;'; section "$direction" "$f"; echo 'COMMIT;'; fi
+  done | psql_db -f - >"$WORK/$direction.log" 2>&1 || { cat "$WORK/$direction.log"; fail "the $direction sections failed"; }
 }
-up_all() { local f; for f in "$MIGRATIONS"/*.sql; do apply up "$f"; done; }
+up_all() { apply_all up; }
 # What a migration leaves in the schema: relations, indexes, extensions, columns.
 schema() {
   psql_db -At -c "SELECT c.relkind::text || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -51,7 +56,7 @@ grep -qx "extension pgcrypto" "$WORK/up.schema" || fail "pgcrypto missing after 
 [ "$(psql_db -At -c "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = 'hero_snapshots_raw_gin_idx'::regclass")" = t ] \
   || fail "the GIN index on hero_snapshots.raw is missing or invalid"
 # All down sections, newest first, leave nothing behind.
-for f in $(printf '%s\n' "$MIGRATIONS"/*.sql | sort -r); do apply down "$f"; done
+apply_all down
 [ -z "$(schema)" ] || { schema; fail "the down migrations left objects behind"; }
 up_all
 schema | diff -u "$WORK/up.schema" - || fail "up, down, up does not give the same schema"
@@ -60,5 +65,9 @@ echo "migrations: up, down to empty, up again ($(( $(date +%s) - started )) s)"
 STARFORGE_DB_PASSWORD=$PGPASSWORD python "$ROOT/examples/starforge/app/starforge_api.py" --port "$STARFORGE_TEST_PORT" \
   --state-dir "$WORK/state" --db-name "$STARFORGE_TEST_DB" >"$WORK/app.log" 2>&1 &
 APP_PID=$!
+# Another instance on a database that does not answer: /health is 503, database disconnected.
+STARFORGE_DB_PASSWORD=$PGPASSWORD python "$ROOT/examples/starforge/app/starforge_api.py" --port $((STARFORGE_TEST_PORT + 1)) \
+  --state-dir "$WORK/state-down" --db-port 1 --quiet >"$WORK/app-down.log" 2>&1 &
+DOWN_PID=$!
 STARFORGE_STATE_DIR=$WORK/state python "$HERE/check_app.py" || fail "app checks"
 echo "starforge_app passed in $(( $(date +%s) - started )) s"

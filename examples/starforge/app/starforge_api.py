@@ -264,9 +264,14 @@ def process_one(conn, metrics):
 
 
 def etl_worker(state):
-    """The etl-worker deployment: each replica processes up to 5 snapshots per 0.2 s tick; 0 replicas hold no connection."""
+    """The etl-worker deployment: each replica processes up to 5 snapshots per 0.2 s tick; 0 replicas hold no connection.
+
+    Each tick also closes the API's idle connections while it is drained (maintenance or 0 replicas).
+    """
     conn, generation, last_error = None, None, None
     while True:
+        if state.replicas["api"] == 0 or state.maintenance():  # a request that was in flight may have put one back
+            state.pool.drain()
         replicas = state.replicas["etl-worker"]
         if conn is not None and (replicas == 0 or generation != state.restarts["etl-worker"]):
             conn.close()

@@ -70,4 +70,7 @@ STARFORGE_DB_PASSWORD=$PGPASSWORD python "$ROOT/examples/starforge/app/starforge
   --state-dir "$WORK/state-down" --db-port 1 --quiet >"$WORK/app-down.log" 2>&1 &
 DOWN_PID=$!
 STARFORGE_STATE_DIR=$WORK/state python "$HERE/check_app.py" || fail "app checks"
+ANSIBLE_NOCOLOR=1 ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" "$HERE/maintenance_backends.yml" >"$WORK/backends.log" 2>&1 \
+  || { cat "$WORK/backends.log"; fail "maintenance_mode backends against the app"; }
+echo "ok: maintenance_mode http backend (set env, scale to 0 and back, idempotent)"
 echo "starforge_app passed in $(( $(date +%s) - started )) s"

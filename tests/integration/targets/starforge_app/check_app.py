@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -67,6 +68,17 @@ def metric(name, labels=""):
     text = call("/metrics")[1]
     match = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
+
+
+def scraped():
+    """True when the stack's Prometheus has the stack's own StarForge app (job starforge) up."""
+    url = "http://127.0.0.1:59090/api/v1/query?query=" + urllib.parse.quote('up{job="starforge"}')
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            result = json.load(answer)["data"]["result"]
+    except OSError:
+        return False
+    return bool(result) and result[0]["value"][1] == "1"
 
 
 def connections(application):
@@ -158,6 +170,7 @@ def main():
     expect("traffic was sent and counted", sent >= 10 and metric("starforge_http_requests_total", '{code="200"}')
            - before >= sent * 0.9, (sent, before))
     expect("the pool gauge is there", "starforge_db_pool_in_use 0" in call("/metrics")[1])
+    wait("the stack's Prometheus scrapes the stack's StarForge app", scraped)
 
 
 def _answers(path, port=PORT):

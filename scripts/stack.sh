@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local stack for the demo and the tests: throwaway PostgreSQL and MariaDB servers, moto_server
-# (the AWS API), the academy demo app (examples/academy/app) and a Prometheus scraping it, all on
-# 127.0.0.1 and non-default ports, data under .stack/ in the repository.
+# (the AWS API), the academy demo app (examples/academy/app), the StarForge demo app
+# (examples/starforge/app) and a Prometheus scraping both, all on 127.0.0.1 and non-default ports,
+# data under .stack/ in the repository.
 #
 #   scripts/stack.sh up       start what is not running (idempotent); installs Debian packages as root
 #                             (the demo app starts last: it reads the academy database on MariaDB)
@@ -20,6 +21,7 @@ MYSQL_PORT=${DBOPS_MYSQL_PORT:-53306}
 MOTO_PORT=${DBOPS_MOTO_PORT:-55000}
 APP_PORT=${DBOPS_APP_PORT:-58080}
 PROM_PORT=${DBOPS_PROM_PORT:-59090}
+SF_PORT=${DBOPS_STARFORGE_PORT:-58180}
 # The servers' temporary folder, whatever TMPDIR says: a private TMPDIR (root-owned 0755, as CI
 # systems have) is not writable by the mysql and postgres accounts, and mariadb-install-db fails there.
 STACK_TMP=$STACK_DIR/tmp
@@ -29,6 +31,10 @@ APP_DIR=$STACK_DIR/app
 STACK_USER=dbops
 STACK_PASSWORD=${DBOPS_STACK_PASSWORD:-dbops-local-stack}
 STACK_DB=academy
+# The StarForge demo app's PostgreSQL database (created empty: the production_migration runbook
+# migrates it) and its state folder (the api deployment's env file).
+SF_DB=starforge
+SF_DIR=$STACK_DIR/starforge
 
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -61,6 +67,7 @@ pg_running() { [ -S "$STACK_DIR/run/.s.PGSQL.$PG_PORT" ] && as_service_user post
 mysql_running() { [ -S "$STACK_DIR/run/mysqld.sock" ] && mariadb --no-defaults -S "$STACK_DIR/run/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
 app_running() { [ -f "$STACK_DIR/run/app.pid" ] && kill -0 "$(cat "$STACK_DIR/run/app.pid")" 2>/dev/null; }
 moto_running() { [ -f "$STACK_DIR/run/moto.pid" ] && kill -0 "$(cat "$STACK_DIR/run/moto.pid")" 2>/dev/null; }
+sf_running() { [ -f "$STACK_DIR/run/starforge.pid" ] && kill -0 "$(cat "$STACK_DIR/run/starforge.pid")" 2>/dev/null; }
 prom_running() { [ -f "$STACK_DIR/run/prometheus.pid" ] && kill -0 "$(cat "$STACK_DIR/run/prometheus.pid")" 2>/dev/null; }
 
 # Wait until a server answers on its URL: wait_for_url <url> <name> <running check> <log file>.
@@ -158,20 +165,52 @@ app_up() {
   say "academy demo app up on http://127.0.0.1:$APP_PORT (maintenance file $APP_DIR/storage/framework/down)"
 }
 
-# Prometheus scrapes the demo app every second, so the runbook's Prometheus gates query real series.
+# The StarForge demo app (API and ETL worker) on PostgreSQL's starforge database; it waits for its
+# tables, which the production_migration runbook creates.
+starforge_up() {
+  local code="$ROOT/examples/starforge/app/starforge_api.py"
+  if sf_running && [ "$code" -nt "$STACK_DIR/run/starforge.pid" ]; then
+    say "starforge demo app code changed: restarting it"; kill "$(cat "$STACK_DIR/run/starforge.pid")"
+    local waited=0
+    while sf_running && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  fi
+  if sf_running; then say "starforge demo app already running on http://127.0.0.1:$SF_PORT"; return 0; fi
+  mkdir -p "$SF_DIR"
+  as_service_user postgres "$(pg_bindir)/psql" -h "$STACK_DIR/run" -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+    -v user="$STACK_USER" -v db="$SF_DB" >/dev/null <<'SQL'
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
+SQL
+  STARFORGE_DB_PASSWORD=$STACK_PASSWORD setsid "$VENV/bin/python" "$code" --quiet \
+    --port "$SF_PORT" --state-dir "$SF_DIR" --db-port "$PG_PORT" --db-user "$STACK_USER" --db-name "$SF_DB" \
+    </dev/null >"$STACK_DIR/log/starforge.log" 2>&1 &
+  echo $! >"$STACK_DIR/run/starforge.pid"
+  wait_for_url "http://127.0.0.1:$SF_PORT/metrics" "starforge demo app" sf_running "$STACK_DIR/log/starforge.log"
+  say "starforge demo app up on http://127.0.0.1:$SF_PORT (env file $SF_DIR/api.env)"
+}
+
+# Prometheus scrapes the demo apps every second, so the runbook's Prometheus gates query real series.
 # It runs from the Debian package's binary, not its system service (that one listens on :9090).
 prometheus_up() {
-  if prom_running; then say "prometheus already running on http://127.0.0.1:$PROM_PORT"; return 0; fi
-  mkdir -p "$STACK_DIR/prometheus/data"
-  printf '%s\n' "# Written by scripts/stack.sh up." "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" \
+  local config="$STACK_DIR/prometheus/prometheus.yml" wanted
+  wanted=$(printf '%s\n' "# Written by scripts/stack.sh up." "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" \
     "scrape_configs:" "  - job_name: academy" "    static_configs:" "      - targets: ['127.0.0.1:$APP_PORT']" \
-    >"$STACK_DIR/prometheus/prometheus.yml"
+    "  - job_name: starforge" "    static_configs:" "      - targets: ['127.0.0.1:$SF_PORT']")
+  if prom_running; then
+    if [ "$wanted" != "$(cat "$config" 2>/dev/null)" ]; then  # a new scrape target: reload, keep the data
+      printf '%s\n' "$wanted" >"$config"; kill -HUP "$(cat "$STACK_DIR/run/prometheus.pid")"
+      say "prometheus configuration reloaded"
+    fi
+    say "prometheus already running on http://127.0.0.1:$PROM_PORT"; return 0
+  fi
+  mkdir -p "$STACK_DIR/prometheus/data"
+  printf '%s\n' "$wanted" >"$config"
   setsid prometheus --config.file="$STACK_DIR/prometheus/prometheus.yml" \
     --storage.tsdb.path="$STACK_DIR/prometheus/data" --storage.tsdb.retention.time=2d \
     --web.listen-address="127.0.0.1:$PROM_PORT" </dev/null >"$STACK_DIR/log/prometheus.log" 2>&1 &
   echo $! >"$STACK_DIR/run/prometheus.pid"
   wait_for_url "http://127.0.0.1:$PROM_PORT/-/ready" prometheus prom_running "$STACK_DIR/log/prometheus.log"
-  say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo app every 1s)"
+  say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo apps every 1s)"
 }
 
 cmd_up() {
@@ -189,6 +228,7 @@ cmd_up() {
   moto_up
   "$VENV/bin/python" "$ROOT/scripts/seed-moto.py" --endpoint "http://127.0.0.1:$MOTO_PORT"  # s3://academy-assets icons (runbook step 6)
   app_up
+  starforge_up
   prometheus_up
 }
 
@@ -198,6 +238,7 @@ cmd_status() {
   if mysql_running; then echo "mariadb   up    127.0.0.1:$MYSQL_PORT"; else echo "mariadb   down"; rc=1; fi
   if moto_running; then echo "moto      up    http://127.0.0.1:$MOTO_PORT"; else echo "moto      down"; rc=1; fi
   if app_running; then echo "app       up    http://127.0.0.1:$APP_PORT"; else echo "app       down"; rc=1; fi
+  if sf_running; then echo "starforge up    http://127.0.0.1:$SF_PORT"; else echo "starforge down"; rc=1; fi
   if prom_running; then echo "prometheus up   http://127.0.0.1:$PROM_PORT"; else echo "prometheus down"; rc=1; fi
   return $rc
 }
@@ -215,6 +256,12 @@ cmd_down() {
     while kill -0 "$app_pid" 2>/dev/null; do sleep 0.1; done
   fi
   rm -f "$STACK_DIR/run/app.pid"
+  if sf_running; then
+    local sf_pid; sf_pid=$(cat "$STACK_DIR/run/starforge.pid")
+    kill "$sf_pid" 2>/dev/null || true
+    while kill -0 "$sf_pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$STACK_DIR/run/starforge.pid"
   if pg_running; then as_service_user postgres "$(pg_bindir)/pg_ctl" -D "$STACK_DIR/postgres" -m fast -w stop >/dev/null; fi
   if [ -f "$STACK_DIR/run/mariadb.pid" ]; then
     local pid; pid=$(cat "$STACK_DIR/run/mariadb.pid")
@@ -231,6 +278,7 @@ cmd_env() {
   cat <<EOF
 export DBOPS_PG_PORT=$PG_PORT DBOPS_MYSQL_PORT=$MYSQL_PORT DBOPS_MOTO_PORT=$MOTO_PORT DBOPS_APP_PORT=$APP_PORT
 export DBOPS_APP_URL=http://127.0.0.1:$APP_PORT DBOPS_PROM_URL=http://127.0.0.1:$PROM_PORT
+export DBOPS_STARFORGE_PORT=$SF_PORT DBOPS_STARFORGE_URL=http://127.0.0.1:$SF_PORT
 export DBOPS_DB_HOST=127.0.0.1 DBOPS_DB_USER=$STACK_USER DBOPS_DB_PASSWORD=$STACK_PASSWORD
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
 EOF

@@ -14,6 +14,7 @@ How a migration runs:
 
 from __future__ import annotations
 
+import collections
 import datetime
 import getpass
 import hashlib
@@ -27,6 +28,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files imp
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import without_leading_comments
 
+_Subject = collections.namedtuple("_Subject", "version name checksum")  # what an audit row is about
 APPLIED = "applied"
 FAILED = "failed"
 RUNNING = "running"
@@ -52,7 +54,9 @@ class History:
     """The history table (one row per migration that ran) and its append-only audit table."""
 
     COLUMNS = ("version", "name", "checksum", "status", "batch", "applied_at", "applied_by",
-               "execution_ms", "statements", "failed_statement", "error")
+               "execution_ms", "statements", "failed_statement", "error", "applied_statements")
+    # Columns added after the first release: an older history table gets them on the next (non-check) run.
+    ADDED_COLUMNS = {"applied_statements": "INTEGER"}
     AUDIT_COLUMNS = ("action", "version", "name", "checksum", "batch", "actor", "at", "outcome", "detail")
 
     def __init__(self, conn, table, schema=None, audit_table=None):
@@ -63,20 +67,36 @@ class History:
         self.audit_table = audit_table or table + "_audit"
         self.quoted = conn.engine.qualified(schema, table)
         self.audit_quoted = conn.engine.qualified(schema, self.audit_table)
+        self.present = None  # columns of the table as last read; empty when it does not exist
+
+    def columns(self):
+        """Column names of the history table (empty when it does not exist): existence and shape in one query."""
+        rows = self.conn.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema or self.conn.current_schema(), self.table))
+        self.present = {row[0].lower() for row in rows}
+        return self.present
 
     def exists(self):
-        return bool(self.conn.query_value(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-            (self.schema or self.conn.current_schema(), self.table)))
+        return bool(self.columns())
 
     def rows(self):
         """History rows by version, as dicts; empty when the table does not exist yet."""
-        if not self.exists():
+        present = self.columns()
+        if not present:
             return {}
-        rows = self.conn.query("SELECT %s FROM %s" % (", ".join(self.COLUMNS), self.quoted))
-        return {row[0]: dict(zip(self.COLUMNS, row)) for row in rows}
+        columns = [column for column in self.COLUMNS if column in present]
+        rows = self.conn.query("SELECT %s FROM %s" % (", ".join(columns), self.quoted))
+        return {row[0]: dict(dict.fromkeys(self.COLUMNS), **dict(zip(columns, row))) for row in rows}
 
     def create(self):
+        """Create the tables, or add the columns an older history table lacks."""
+        if self.present:
+            for column, kind in self.ADDED_COLUMNS.items():
+                if column not in self.present:
+                    self.conn.execute("ALTER TABLE %s ADD COLUMN %s %s" % (self.quoted, column, kind))
+                    self.present.add(column)
+            return
         pg = self.engine == "postgres"
         stamp = "TIMESTAMPTZ" if pg else "DATETIME(6)"
         identity = "BIGINT GENERATED ALWAYS AS IDENTITY" if pg else "BIGINT AUTO_INCREMENT"
@@ -84,11 +104,12 @@ class History:
             "CREATE TABLE IF NOT EXISTS %s (version VARCHAR(191) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
             " checksum CHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, batch INTEGER NOT NULL,"
             " applied_at %s NOT NULL, applied_by VARCHAR(255), execution_ms INTEGER, statements INTEGER,"
-            " failed_statement INTEGER, error TEXT)" % (self.quoted, stamp))
+            " failed_statement INTEGER, error TEXT, applied_statements INTEGER)" % (self.quoted, stamp))
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS %s (id %s PRIMARY KEY, action VARCHAR(16) NOT NULL,"
             " version VARCHAR(191), name VARCHAR(255), checksum CHAR(64), batch INTEGER, actor VARCHAR(255),"
             " at %s NOT NULL, outcome VARCHAR(16) NOT NULL, detail TEXT)" % (self.audit_quoted, identity, stamp))
+        self.present = set(self.COLUMNS)
 
     def write(self, row):
         """Insert or replace the history row of row['version']."""
@@ -99,6 +120,11 @@ class History:
 
     def remove(self, version):
         self.conn.execute("DELETE FROM %s WHERE version = %%s" % self.quoted, (version,))
+
+    def progress(self, version, applied_statements):
+        """Step by step: statements 1..applied_statements of the up file are done."""
+        self.conn.execute("UPDATE %s SET applied_statements = %%s WHERE version = %%s" % self.quoted,
+                          (applied_statements, version))
 
     def audit(self, action, outcome, actor, migration=None, batch=None, detail=None):
         self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
@@ -234,9 +260,44 @@ class Migrator:
     def resume_from(self, migration):
         """Statement number to start at: after a step-by-step failure at k, k; otherwise 1."""
         row = self.rows.get(migration.version)
-        if row and row["status"] == FAILED and row["failed_statement"] and not self.transactional(migration):
-            return row["failed_statement"]
+        if row and row["status"] == FAILED and not self.transactional(migration):
+            done = self.applied_statements(migration)
+            return (done or 0) + 1
         return 1
+
+    def applied_statements(self, migration):
+        """How many statements of a failed or interrupted up file are in the database (None: unknown)."""
+        row = self.rows.get(migration.version)
+        if row is None:
+            return 0
+        if row["status"] == APPLIED:
+            return len(migration.up.statements)
+        if row["applied_statements"] is not None:
+            return row["applied_statements"]
+        if row["status"] == FAILED and row["failed_statement"]:  # a row written before applied_statements existed
+            return 0 if self.transactional(migration) else row["failed_statement"] - 1
+        return None
+
+    def rollback_method(self, migration):
+        """history_only for a failed migration that applied nothing (there is nothing to undo), else down."""
+        row = self.rows.get(migration.version)
+        if row and row["status"] == FAILED and self.applied_statements(migration) == 0:
+            return "history_only"
+        return "down"
+
+    def rollback_note(self, migration):
+        """What the rollback of one migration does, in words, for the result and its message."""
+        row = self.rows.get(migration.version, {})
+        label = "%s_%s" % (migration.version, migration.name)
+        if self.rollback_method(migration) == "history_only":
+            return "%s applied nothing: cleared its failed history row" % label
+        done, total = self.applied_statements(migration), len(migration.up.statements)
+        down = "ran its down file %s" % migration.down.display
+        if row.get("status") == RUNNING:
+            return "%s was interrupted (%s); %s" % (label, progress_text(done, total), down)
+        if row.get("status") == FAILED:
+            return "%s had applied %s of %d before failing; %s" % (label, statements_text(done), total, down)
+        return "%s: %s" % (label, down)
 
     def transactional(self, migration):
         mode = self.params.get("transaction_mode", "per_migration")
@@ -248,6 +309,11 @@ class Migrator:
                      transaction=self.transactional(migration) if script is migration.up else self.conn.engine.transactional_ddl)
         if script is migration.up and self.resume_from(migration) > 1:
             entry["resume_from_statement"] = self.resume_from(migration)
+        if script is migration.down:
+            entry.update(method=self.rollback_method(migration), applied_statements=self.applied_statements(migration),
+                         msg=self.rollback_note(migration))
+            if entry["method"] == "history_only":
+                entry.update(file=None, statements=0)
         return entry
 
     def rollback_candidates(self, steps=None, batch=None, target=None, only=None):
@@ -269,7 +335,7 @@ class Migrator:
             if migration is None:
                 raise DbopsError("cannot roll back %s_%s: its migration file is not among the given files"
                                  % (row["version"], row["name"]))
-            if migration.down is None:
+            if migration.down is None and self.rollback_method(migration) == "down":
                 raise DbopsError("cannot roll back %s: it has no down file" % migration.up.display)
             chosen.append(migration)
         return chosen
@@ -317,7 +383,7 @@ class Migrator:
         except StatementError as e:
             if self._is_lock_timeout(e):
                 raise
-            self._record_failure(migration, batch, e, 0)
+            self._record_failure(migration, batch, e, 0, applied_statements=0)
             raise
 
     def _run_statements(self, migration, batch, in_transaction):
@@ -331,14 +397,17 @@ class Migrator:
     def _apply_step_by_step(self, migration, batch):
         started = time.monotonic()
         first = self.resume_from(migration)
-        self._record(migration, RUNNING, batch, started, failed_statement=None)
-        for statement in migration.up.statements[first - 1:]:
+        statements = migration.up.statements
+        self._record(migration, RUNNING, batch, started, applied_statements=first - 1)
+        for statement in statements[first - 1:]:
             try:
                 self._with_lock_retries(lambda s=statement: self.conn.run_statements([s], migration.up.display))
             except StatementError as e:
                 self._drop_invalid_index(e.statement.text)
-                self._record_failure(migration, batch, e, started)
+                self._record_failure(migration, batch, e, started, applied_statements=e.statement.index - 1)
                 raise
+            if statement.index < len(statements):  # after the last one the applied row says it
+                self.history.progress(migration.version, statement.index)
         with self.conn.transaction():
             self._record(migration, APPLIED, batch, started)
             self.history.audit("apply", APPLIED, self.actor, migration, batch,
@@ -349,17 +418,21 @@ class Migrator:
             result["resumed_from_statement"] = first
         return result
 
-    def _record(self, migration, status, batch, started, failed_statement=None, error=None):
+    def _record(self, migration, status, batch, started, failed_statement=None, error=None, applied_statements=None):
+        if status == APPLIED:
+            applied_statements = len(migration.up.statements)
         self.history.write(dict(
             version=migration.version, name=migration.name, checksum=migration.checksum, status=status, batch=batch,
             applied_at=utc_now(self.engine), applied_by=self.actor, execution_ms=_ms_since(started) if started else 0,
-            statements=len(migration.up.statements), failed_statement=failed_statement, error=error))
+            statements=len(migration.up.statements), failed_statement=failed_statement, error=error,
+            applied_statements=applied_statements))
 
-    def _record_failure(self, migration, batch, error, started):
+    def _record_failure(self, migration, batch, error, started, applied_statements):
         """Say in the history which statement failed; a dead session cannot, and the error still says it."""
         try:
             with self.conn.transaction():
-                self._record(migration, FAILED, batch, started, failed_statement=error.statement.index, error=error.cause)
+                self._record(migration, FAILED, batch, started, failed_statement=error.statement.index, error=error.cause,
+                             applied_statements=applied_statements)
                 self.history.audit("apply", FAILED, self.actor, migration, batch,
                                    detail="statement %d: %s" % (error.statement.index, error.cause))
         except self.conn.engine.driver().Error as record_error:
@@ -396,31 +469,42 @@ class Migrator:
                 time.sleep(min(0.5 * 2 ** attempt, 10) * random.uniform(0.5, 1.5))
 
     def rollback(self, migrations):
-        """Run the down files in the given order; each removes its history row when it succeeds."""
+        """Run the down files in the given order; each removes its history row when it succeeds.
+
+        A failed migration that applied no statement has nothing to undo: only its history row goes.
+        """
         done = []
         for migration in migrations:
             started = time.monotonic()
             batch = self.rows.get(migration.version, {}).get("batch")
+            entry = self.plan_entry(migration, migration.down)
+            if entry["method"] == "history_only":
+                with self.conn.transaction():
+                    self.history.remove(migration.version)
+                    self.history.audit("rollback", "cleared", self.actor, migration, batch, detail=entry["msg"])
+                done.append(dict(entry, execution_ms=_ms_since(started)))
+                continue
             try:
                 if self.conn.engine.transactional_ddl and migration.down.transactional:
                     with self.conn.transaction():
-                        self._roll_back_one(migration, batch)
+                        self._roll_back_one(migration, batch, entry["msg"])
                 else:
                     self.conn.run_statements(migration.down.statements, migration.down.display)
                     with self.conn.transaction():
-                        self._roll_back_one(migration, batch, run=False)
+                        self._roll_back_one(migration, batch, entry["msg"], run=False)
             except StatementError as e:
                 self._audit_quietly("rollback", FAILED, migration, batch, "statement %d: %s" % (e.statement.index, e.cause))
+                e.args = ("%s; the down file failed: %s" % (entry["msg"], e.args[0]),)
+                e.details.update(rolled_back=done, failed_rollback=entry)
                 raise
-            done.append(dict(migration.summary(), file=migration.down.display, execution_ms=_ms_since(started),
-                             statements=len(migration.down.statements)))
+            done.append(dict(entry, execution_ms=_ms_since(started)))
         return done
 
-    def _roll_back_one(self, migration, batch, run=True):
+    def _roll_back_one(self, migration, batch, note, run=True):
         if run:
             self.conn.run_statements(migration.down.statements, migration.down.display)
         self.history.remove(migration.version)
-        self.history.audit("rollback", "rolled_back", self.actor, migration, batch)
+        self.history.audit("rollback", "rolled_back", self.actor, migration, batch, detail=note)
 
     def _audit_quietly(self, action, outcome, migration, batch, detail):
         try:
@@ -444,6 +528,14 @@ class Migrator:
         realigned = findings["drift"]
         return cleared, realigned
 
+    def forget(self, version):
+        """Remove one history row (whatever its status) and say so in the audit; the schema is not touched."""
+        row = self.rows[version]
+        with self.conn.transaction():
+            self.history.remove(version)
+            self.history.audit("forget", "forgotten", self.actor, _Subject(row["version"], row["name"], row["checksum"]),
+                               row["batch"], detail="removed the %s history row of %s_%s" % (row["status"], version, row["name"]))
+
     def apply_repair(self, cleared, realigned):
         with self.conn.transaction():
             for version in cleared:
@@ -458,6 +550,13 @@ class Migrator:
                                    detail="checksum %s -> %s" % (drift["history_checksum"], drift["file_checksum"]))
 
 
+def forget_version(params, migrations):
+    """The version state=forgotten removes: `version`, or the migration `path` names."""
+    if params.get("version"):
+        return params["version"]
+    return migrations[0].version
+
+
 def imported_versions(conn, source, migrations):
     """Versions another tool recorded as applied: Laravel's `migrations` or golang-migrate's table."""
     if source == "laravel":
@@ -470,6 +569,20 @@ def imported_versions(conn, source, migrations):
     if dirty:
         raise DbopsError("schema_migrations says version %s is dirty; fix it with golang-migrate first" % version)
     return [m for m in migrations if m.sort_key <= version_key(str(version))]
+
+
+def statements_text(count):
+    """'statement 1', 'statements 1..3', 'no statement', or 'an unknown number of statements'."""
+    if count is None:
+        return "an unknown number of statements"
+    return "no statement" if count == 0 else "statement 1" if count == 1 else "statements 1..%d" % count
+
+
+def progress_text(done, total):
+    """Where an interrupted step-by-step migration stopped."""
+    if done is None:
+        return "stopped at an unknown statement"
+    return "%s of %d done, statement %d was running" % (statements_text(done), total, done + 1)
 
 
 def _ms_since(started):
@@ -497,7 +610,14 @@ def run_migrate_apply(module):
         raise DbopsError("steps must be 1 or more, got %d" % params["steps"])
     if params["batch"] is not None and params["batch"] != "last" and not params["batch"].isdigit():
         raise DbopsError("batch must be a batch number or 'last', got %s" % params["batch"])
+    if params["state"] == "forgotten" and not (params["path"] or params.get("version")):
+        raise DbopsError("state=forgotten needs the migration to forget: path or version")
+    if params.get("version") and params["state"] != "forgotten":
+        raise DbopsError("version is only for state=forgotten; use target for the other states")
     migrations = load_from_params(params, params["engine"])
+    if params["state"] == "forgotten" and params["path"] and params.get("version") \
+            and params["version"] != migrations[0].version:
+        raise DbopsError("path %s is version %s, not version %s" % (params["path"], migrations[0].version, params["version"]))
     if params["transaction_mode"] == "all" and params["engine"] != "postgres":
         raise DbopsError("transaction_mode=all needs transactional DDL, which only PostgreSQL has")
     conn = module.connect()
@@ -542,13 +662,22 @@ def plan_for(migrator, params, result):
     if state == "rolled_back":
         only = {m.version for m in migrator.migrations} if params["path"] else None
         todo = migrator.rollback_candidates(params["steps"], params["batch"], params["target"], only)
-        return [migrator.plan_entry(m, m.down) for m in todo], [m.down for m in todo]
+        plan = [migrator.plan_entry(m, m.down) for m in todo]
+        if plan:
+            result["msg"] = "would roll back: " + "; ".join(entry["msg"] for entry in plan)
+        return plan, [m.down for m, entry in zip(todo, plan) if entry["method"] == "down"]
     if state == "baseline":
         if params["baseline_from"]:
             todo = imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
         else:
             todo = migrator.pending(params["target"])
         return [dict(m.summary(), action="baseline") for m in todo], []
+    if state == "forgotten":
+        row = migrator.rows.get(forget_version(params, migrator.migrations))
+        result["forgotten"] = [dict(version=row["version"], name=row["name"], status=row["status"])] if row else []
+        result["msg"] = ("would forget %s_%s (its %s history row)" % (row["version"], row["name"], row["status"]) if row
+                         else "%s is not in the history: nothing to forget" % forget_version(params, migrator.migrations))
+        return [dict(entry, action="forget") for entry in result["forgotten"]], []
     cleared, realigned = migrator.repair()
     result["repair"] = dict(cleared=cleared, realigned=realigned)
     return [dict(version=v, action="clear") for v in cleared] + [dict(d, action="realign") for d in realigned], []
@@ -568,11 +697,15 @@ def act(migrator, params, result):
         only = {m.version for m in migrator.migrations} if params["path"] else None
         result["rolled_back"] = migrator.rollback(
             migrator.rollback_candidates(params["steps"], params["batch"], params["target"], only))
+        result["msg"] = "; ".join(entry["msg"] for entry in result["rolled_back"])
     elif state == "baseline":
         result["batch"] = migrator.next_batch()
         todo = (imported_versions(migrator.conn, params["baseline_from"], migrator.pending_all())
                 if params["baseline_from"] else migrator.pending(params["target"]))
         result["baselined"] = migrator.baseline(todo, result["batch"], params["baseline_from"])
+    elif state == "forgotten":
+        migrator.forget(forget_version(params, migrator.migrations))
+        result["msg"] = result["msg"].replace("would forget", "forgot", 1)
     else:
         migrator.apply_repair(*migrator.repair())
     result["pending"] = []

@@ -58,9 +58,21 @@ options:
       - V(baseline) records migrations up to O(target) as applied without running them, to adopt an existing
         database; with O(baseline_from) it takes the applied versions from another tool's table.
       - V(repair) removes C(failed) and C(running) rows and realigns the checksums of changed applied files.
+      - V(forgotten) removes the history row of one migration, named by O(path) or O(version), whatever its status,
+        and writes an audit row (action C(forget), outcome C(forgotten)); the schema is not touched. It is what a
+        runbook's manual fallback does after dropping the migration's tables by hand. Already absent is C(changed=false).
+      - With V(rolled_back), a migration that failed without applying any statement (its first one failed, or it ran in
+        a transaction) has nothing to undo; its failed history row is cleared (audited) and its down file does not run
+        (RV(rolled_back[].method) is V(history_only)). For one that failed or was interrupted after statements
+        1..k (step by step), the result and message say so before its down file runs.
     type: str
     default: applied
-    choices: [applied, rolled_back, baseline, repair]
+    choices: [applied, rolled_back, baseline, repair, forgotten]
+  version:
+    description:
+      - With O(state=forgotten), the version whose history row to remove (its file need not exist any more).
+        Instead of O(path); with both, they must name the same migration.
+    type: str
   migrations_dir:
     description:
       - Directory holding the migrations, laid out as O(layout) says. Relative paths are looked up like
@@ -197,6 +209,13 @@ EXAMPLES = r"""
     state: rolled_back
     batch: last
 
+- name: "Fallback after dropping the tables by hand: forget the migration's history row (audited)"
+  dbops.runbooks.migrate_apply:
+    engine: mysql
+    login_db: academy
+    path: migrations/2024_12_24_000000_create_community_core_tables.up.sql
+    state: forgotten
+
 - name: Adopt a database migrated by Laravel
   dbops.runbooks.migrate_apply:
     engine: mysql
@@ -216,10 +235,26 @@ applied:
             file: migrations/2024_12_24_000000_create_community_core_tables.up.sql,
             execution_ms: 41, statements: 5, transaction: false}]
 rolled_back:
-  description: Migrations rolled back by this run, in order; C(file) is the down script.
+  description:
+    - Migrations rolled back by this run, in order; C(file) is the down script (null when none ran).
+    - C(method) is V(down) (its down file ran) or V(history_only) (it had applied nothing; only its failed history
+      row was cleared). C(applied_statements) is how many statements of its up file were in the database (null when
+      unknown, for an interrupted run recorded before this was tracked); C(msg) says it in words.
   returned: always
   type: list
   elements: dict
+  sample: [{version: "2024_12_24_000200", name: apply_feed_indexes_and_partitions, method: history_only,
+            applied_statements: 0, file: null, statements: 0,
+            msg: "2024_12_24_000200_apply_feed_indexes_and_partitions applied nothing: cleared its failed history row"}]
+forgotten:
+  description: With O(state=forgotten), the history row removed (C(version), C(name), C(status)); empty when absent.
+  returned: when O(state=forgotten)
+  type: list
+  elements: dict
+msg:
+  description: With O(state=rolled_back) or O(state=forgotten), what was done (or would be, in check mode), in words.
+  returned: when O(state=rolled_back) or O(state=forgotten)
+  type: str
 baselined:
   description: Migrations recorded as applied without running (O(state=baseline)).
   returned: always
@@ -285,7 +320,8 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import r
 def main():
     module = DatabaseModule(
         argument_spec=dict(
-            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair"]),
+            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair", "forgotten"]),
+            version=dict(type="str"),
             migrations_dir=dict(type="path"),
             path=dict(type="path"),
             layout=dict(type="str", default="flat", choices=["flat", "sections", "directories"]),

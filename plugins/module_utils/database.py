@@ -299,8 +299,17 @@ def describe_target(params):
     return "%s at %s as %s" % (engine.name, where, user)
 
 
+def check_not_negative(params, names):
+    """Numbers that cannot be negative fail with one line, before anything connects (same on both engines)."""
+    for name in names:
+        value = params.get(name)
+        if value is not None and value < 0:
+            raise DbopsError("%s must be 0 or more, got %s" % (name, value))
+
+
 def connect(params):
     """Open a `Connection`; failures name engine, host:port, user and cause, never the password."""
+    check_not_negative(params, ("connect_timeout", "login_port"))
     engine = ENGINES[params["engine"]]
     target = describe_target(params)
     try:

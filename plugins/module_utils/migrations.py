@@ -23,7 +23,8 @@ import re
 import socket
 import time
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, StatementError, error_text
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import (
+    DbopsError, StatementError, check_not_negative, error_text)
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import without_leading_comments
@@ -606,6 +607,7 @@ def load_from_params(params, engine):
 def run_migrate_apply(module):
     """The migrate_apply module: read and check every file, plan, then act under the migrator lock."""
     params = module.params
+    check_not_negative(params, ("lock_timeout", "statement_timeout", "lock_wait_timeout", "lock_retries"))
     if params["steps"] < 1:
         raise DbopsError("steps must be 1 or more, got %d" % params["steps"])
     if params["batch"] is not None and params["batch"] != "last" and not params["batch"].isdigit():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, DbopsError, check_not_negative
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import DiskSource, load_migrations
 from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import Migrator, progress_text, statements_text
 
@@ -80,3 +80,9 @@ def test_statement_phrases():
     assert statements_text(4) == "statements 1..4"
     assert progress_text(2, 5) == "statements 1..2 of 5 done, statement 3 was running"
     assert progress_text(None, 5) == "stopped at an unknown statement"
+
+
+def test_negative_numbers_fail_naming_the_option():
+    check_not_negative(dict(lock_timeout=0, lock_retries=None), ("lock_timeout", "lock_retries"))
+    with pytest.raises(DbopsError, match="^lock_timeout must be 0 or more, got -1$"):
+        check_not_negative(dict(lock_timeout=-1), ("lock_timeout",))

@@ -10,13 +10,16 @@ Everything engine-specific lives in the two `Engine` classes below.
 
 from __future__ import annotations
 
+import datetime
+import math
+import re
 import ssl
 import traceback
 from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError, run_module
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize, without_leading_comments
 
 try:
     import psycopg
@@ -36,6 +39,9 @@ else:
 
 
 SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"]
+APPLICATION = "dbops.runbooks"  # application_name / program_name the server shows for our sessions
+_CONCURRENT_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                               r"(?P<name>\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)", re.IGNORECASE)
 
 
 class StatementError(DbopsError):
@@ -73,7 +79,12 @@ def connection_argument_spec():
 
 
 class Engine:
-    """What differs between the two engines; one instance per engine."""
+    """What differs between the two engines; one instance per engine.
+
+    `settings(params)` is the one mapping of the connection options to this engine's client settings: the driver
+    connects with it, and the command-line tools (pg_dump, mariadb-dump, ...) get the same values through
+    `tool_environment` (libpq variables) or `option_file_text` (a MySQL option file).
+    """
 
     name = ""
     default_port = 0
@@ -81,6 +92,9 @@ class Engine:
     ident_quote = '"'
     transactional_ddl = False
     current_schema_sql = ""
+    timestamp_type = ""  # history and audit times, UTC
+    identity_type = ""
+    lock_timeout_errors = ()  # SQLSTATE or error numbers of "lock wait timed out"
 
     def driver(self):
         raise NotImplementedError
@@ -88,8 +102,19 @@ class Engine:
     def import_error(self):
         raise NotImplementedError
 
+    def settings(self, params):
+        raise NotImplementedError
+
     def connect(self, params):
         raise NotImplementedError
+
+    def tool_environment(self, params, base):
+        """Environment for the engine's command-line tools (the password among it, never on the command line)."""
+        return dict(base)
+
+    def option_file_text(self, params, mariadb=True):
+        """Text of a private option file for the command-line tools, or None when they take none."""
+        return None
 
     def quote_ident(self, name):
         """Quote one identifier; identifiers are data, never pasted into SQL unquoted."""
@@ -101,6 +126,34 @@ class Engine:
     def qualified(self, *parts):
         return ".".join(self.quote_ident(part) for part in parts if part)
 
+    def utc_now(self):
+        """Now, as this engine's timestamp column takes it."""
+        return datetime.datetime.now(datetime.timezone.utc)
+
+    def upsert_sql(self, table, columns, key):
+        """INSERT of one row that replaces the row of the same `key`: one round trip instead of DELETE + INSERT."""
+        raise NotImplementedError
+
+    # -- the migrator lock: session-level, dies with the connection
+    def lock_key(self, digest):
+        raise NotImplementedError
+
+    def try_lock(self, conn, key):
+        raise NotImplementedError
+
+    def unlock(self, conn, key):
+        raise NotImplementedError
+
+    def lock_holder(self, conn, key):
+        """[{pid, user, application, address, since}] of the session holding the lock."""
+        raise NotImplementedError
+
+    def set_session_timeouts(self, conn, lock_timeout, statement_timeout):
+        raise NotImplementedError
+
+    def clean_up_failed_statement(self, conn, sql):
+        """Undo what a failed statement leaves behind outside a transaction (nothing on most engines)."""
+
 
 class PostgresEngine(Engine):
     name = "postgres"
@@ -109,6 +162,13 @@ class PostgresEngine(Engine):
     ident_quote = '"'
     transactional_ddl = True
     current_schema_sql = "SELECT current_schema()"
+    timestamp_type = "TIMESTAMPTZ"
+    identity_type = "BIGINT GENERATED ALWAYS AS IDENTITY"
+    lock_timeout_errors = ("55P03",)
+    # libpq connection keyword -> the environment variable libpq reads it from (the database goes on the command line)
+    LIBPQ_ENVIRONMENT = dict(host="PGHOST", port="PGPORT", user="PGUSER", password="PGPASSWORD", sslmode="PGSSLMODE",
+                             sslrootcert="PGSSLROOTCERT", sslcert="PGSSLCERT", sslkey="PGSSLKEY",
+                             connect_timeout="PGCONNECT_TIMEOUT", application_name="PGAPPNAME")
 
     def driver(self):
         return psycopg
@@ -116,8 +176,9 @@ class PostgresEngine(Engine):
     def import_error(self):
         return PSYCOPG_IMPORT_ERROR
 
-    def connect(self, params):
-        kwargs = dict(
+    def settings(self, params):
+        """libpq connection keywords."""
+        return dict(
             host=params["login_unix_socket"] or params["login_host"],
             port=params["login_port"] or self.default_port,
             user=params["login_user"],
@@ -128,10 +189,62 @@ class PostgresEngine(Engine):
             sslrootcert=params["ca_cert"],
             sslcert=params["client_cert"],
             sslkey=params["client_key"],
-            application_name="dbops.runbooks",
-            autocommit=True,
+            application_name=APPLICATION,
         )
-        return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def connect(self, params):
+        return psycopg.connect(autocommit=True, **{k: v for k, v in self.settings(params).items() if v is not None})
+
+    def tool_environment(self, params, base):
+        env = dict(base)
+        settings = self.settings(params)
+        for keyword, variable in self.LIBPQ_ENVIRONMENT.items():
+            value = settings[keyword]
+            if value is None or value == "":
+                env.pop(variable, None)  # a stale PGPASSWORD of the caller must not apply
+            else:
+                env[variable] = str(value)
+        return env
+
+    def upsert_sql(self, table, columns, key):
+        return "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s" % (
+            table, ", ".join(columns), ", ".join(["%s"] * len(columns)), key,
+            ", ".join("%s = EXCLUDED.%s" % (c, c) for c in columns if c != key))
+
+    def lock_key(self, digest):
+        return int.from_bytes(digest[:8], "big", signed=True)  # advisory lock key
+
+    def try_lock(self, conn, key):
+        return bool(conn.query_value("SELECT pg_try_advisory_lock(%s)", (key,)))
+
+    def unlock(self, conn, key):
+        conn.query_value("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def lock_holder(self, conn, key):
+        return conn.query_dicts(
+            "SELECT a.pid, a.usename AS user, a.application_name AS application, a.client_addr::text AS address,"
+            " a.backend_start AS since FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF))
+
+    def set_session_timeouts(self, conn, lock_timeout, statement_timeout):
+        conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                     ("%dms" % (lock_timeout * 1000), "%dms" % (statement_timeout * 1000)))
+
+    def clean_up_failed_statement(self, conn, sql):
+        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind; drop it."""
+        match = _CONCURRENT_INDEX.match(without_leading_comments(sql, self.name))
+        if not match:
+            return
+        name = match.group("name").strip('"')
+        try:
+            invalid = conn.query_value(
+                "SELECT COUNT(*) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " WHERE i.relname = %s AND NOT x.indisvalid AND pg_table_is_visible(i.oid)", (name,))
+            if invalid:
+                conn.execute("DROP INDEX CONCURRENTLY IF EXISTS %s" % self.quote_ident(name))
+        except psycopg.Error:
+            pass  # the failure being reported matters more; db_check index valid=true will flag it
 
 
 class MySQLEngine(Engine):
@@ -141,6 +254,11 @@ class MySQLEngine(Engine):
     ident_quote = "`"
     transactional_ddl = False
     current_schema_sql = "SELECT DATABASE()"
+    timestamp_type = "DATETIME(6)"
+    identity_type = "BIGINT AUTO_INCREMENT"
+    lock_timeout_errors = (1205,)
+    SSL_MODES = dict(disable="DISABLED", prefer="PREFERRED", require="REQUIRED",
+                     **{"verify-ca": "VERIFY_CA", "verify-full": "VERIFY_IDENTITY"})  # MySQL client's --ssl-mode
 
     def driver(self):
         return pymysql
@@ -148,39 +266,112 @@ class MySQLEngine(Engine):
     def import_error(self):
         return PYMYSQL_IMPORT_ERROR
 
-    def connect(self, params):
-        kwargs = dict(
+    def settings(self, params):
+        """Client settings by their option-file names (PyMySQL takes the same values)."""
+        return dict(
             host=params["login_host"],
             port=params["login_port"] or self.default_port,
+            socket=params["login_unix_socket"],
             user=params["login_user"],
-            password=params["login_password"] or "",
+            password=params["login_password"],
             database=params["login_db"],
-            unix_socket=params["login_unix_socket"],
             connect_timeout=params["connect_timeout"],
-            charset="utf8mb4",
-            autocommit=True,
-            program_name="dbops.runbooks",
+            ssl_mode=params["ssl_mode"],
+            ssl_ca=params["ca_cert"],
+            ssl_cert=params["client_cert"],
+            ssl_key=params["client_key"],
         )
-        context = self._ssl_context(params)
+
+    def connect(self, params):
+        settings = self.settings(params)
+        kwargs = dict(
+            host=settings["host"], port=settings["port"], user=settings["user"], password=settings["password"] or "",
+            database=settings["database"], unix_socket=settings["socket"], connect_timeout=settings["connect_timeout"],
+            charset="utf8mb4", autocommit=True, program_name=APPLICATION,
+        )
+        context = self._ssl_context(settings)
         if context is not None:
             kwargs["ssl"] = context
-        elif params["ssl_mode"] == "disable":
+        elif settings["ssl_mode"] == "disable":
             kwargs["ssl_disabled"] = True
         return pymysql.connect(**{k: v for k, v in kwargs.items() if v is not None})
 
     @staticmethod
-    def _ssl_context(params):
+    def _ssl_context(settings):
         """PyMySQL takes an SSLContext; build one that matches the libpq-style ssl_mode."""
-        mode = params["ssl_mode"]
-        if mode in ("disable", "prefer") and not params["ca_cert"]:
+        mode = settings["ssl_mode"]
+        if mode in ("disable", "prefer") and not settings["ssl_ca"]:
             return None
-        context = ssl.create_default_context(cafile=params["ca_cert"])
+        context = ssl.create_default_context(cafile=settings["ssl_ca"])
         context.check_hostname = mode == "verify-full"
         if mode in ("prefer", "require"):
             context.verify_mode = ssl.CERT_NONE
-        if params["client_cert"]:
-            context.load_cert_chain(params["client_cert"], params["client_key"])
+        if settings["ssl_cert"]:
+            context.load_cert_chain(settings["ssl_cert"], settings["ssl_key"])
         return context
+
+    def option_file_text(self, params, mariadb=True):
+        """`[client]` settings for mariadb/mysql and their dump tools, the password among them."""
+        settings = self.settings(params)
+        lines = ["[client]"]
+        if settings["socket"]:
+            lines.append("socket=%s" % option_value(settings["socket"]))
+        else:
+            lines.append("host=%s" % option_value(settings["host"]))
+            lines.append("port=%d" % settings["port"])
+        for option in ("user", "password"):
+            if settings[option]:
+                lines.append("%s=%s" % (option, option_value(settings[option])))
+        lines.append("default-character-set=utf8mb4")
+        mode = settings["ssl_mode"]
+        if not mariadb:
+            lines.append("ssl-mode=%s" % self.SSL_MODES[mode])
+        elif mode == "disable":
+            lines.append("skip-ssl")
+        elif mode in ("require", "verify-ca", "verify-full") or settings["ssl_ca"]:
+            lines.append("ssl")
+            if mode in ("verify-ca", "verify-full"):
+                lines.append("ssl-verify-server-cert")
+        for option in ("ssl_ca", "ssl_cert", "ssl_key"):
+            if settings[option]:
+                lines.append("%s=%s" % (option.replace("_", "-"), option_value(settings[option])))
+        return "\n".join(lines) + "\n"
+
+    def utc_now(self):
+        return super().utc_now().replace(tzinfo=None)  # DATETIME(6) holds UTC
+
+    def upsert_sql(self, table, columns, key):
+        return "INSERT INTO %s (%s) VALUES (%s) ON DUPLICATE KEY UPDATE %s" % (
+            table, ", ".join(columns), ", ".join(["%s"] * len(columns)),
+            ", ".join("%s = VALUES(%s)" % (c, c) for c in columns if c != key))
+
+    def lock_key(self, digest):
+        return "dbops:" + digest.hex()[:40]  # GET_LOCK names hold 64 characters at most
+
+    def try_lock(self, conn, key):
+        return conn.query_value("SELECT GET_LOCK(%s, 0)", (key,)) == 1
+
+    def unlock(self, conn, key):
+        conn.query_value("SELECT RELEASE_LOCK(%s)", (key,))
+
+    def lock_holder(self, conn, key):
+        return conn.query_dicts(
+            "SELECT id AS pid, user, host AS address, COALESCE((SELECT MAX(attr_value)"
+            " FROM performance_schema.session_connect_attrs WHERE processlist_id = id AND attr_name = 'program_name'),"
+            " '(unknown)') AS application,"
+            " NOW() - INTERVAL time SECOND AS since FROM information_schema.processlist WHERE id = IS_USED_LOCK(%s)",
+            (key,))
+
+    def set_session_timeouts(self, conn, lock_timeout, statement_timeout):
+        seconds = max(int(math.ceil(lock_timeout)), 1)  # whole seconds here
+        conn.execute("SET SESSION lock_wait_timeout = %s, SESSION innodb_lock_wait_timeout = %s", (seconds, seconds))
+        if statement_timeout and "mariadb" in str(conn.server_version()).lower():
+            conn.execute("SET SESSION max_statement_time = %s", (statement_timeout,))
+
+
+def option_value(value):
+    """A value for a MySQL option file: double-quoted, backslashes and quotes escaped."""
+    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
 ENGINES = {engine.name: engine for engine in (PostgresEngine(), MySQLEngine())}

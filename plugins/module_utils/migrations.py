@@ -15,32 +15,21 @@ How a migration runs:
 from __future__ import annotations
 
 import collections
-import datetime
 import getpass
 import hashlib
 import random
-import re
 import socket
 import time
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import (
-    DbopsError, StatementError, check_not_negative, error_text)
+    ENGINES, DbopsError, StatementError, check_not_negative, error_text)
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import without_leading_comments
 
 _Subject = collections.namedtuple("_Subject", "version name checksum")  # what an audit row is about
 APPLIED = "applied"
 FAILED = "failed"
 RUNNING = "running"
-LOCK_TIMEOUT_ERRORS = {"postgres": ("55P03",), "mysql": (1205,)}
-_CONCURRENT_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-                               r"(?P<name>\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)", re.IGNORECASE)
-
-
-def utc_now(engine):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now if engine == "postgres" else now.replace(tzinfo=None)  # MySQL DATETIME(6) holds UTC
 
 
 def default_operator():
@@ -62,7 +51,7 @@ class History:
 
     def __init__(self, conn, table, schema=None, audit_table=None):
         self.conn = conn
-        self.engine = conn.engine.name
+        self.engine = conn.engine
         self.schema = schema
         self.table = table
         self.audit_table = audit_table or table + "_audit"
@@ -98,9 +87,7 @@ class History:
                     self.conn.execute("ALTER TABLE %s ADD COLUMN %s %s" % (self.quoted, column, kind))
                     self.present.add(column)
             return
-        pg = self.engine == "postgres"
-        stamp = "TIMESTAMPTZ" if pg else "DATETIME(6)"
-        identity = "BIGINT GENERATED ALWAYS AS IDENTITY" if pg else "BIGINT AUTO_INCREMENT"
+        stamp, identity = self.engine.timestamp_type, self.engine.identity_type
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS %s (version VARCHAR(191) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
             " checksum CHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, batch INTEGER NOT NULL,"
@@ -113,11 +100,9 @@ class History:
         self.present = set(self.COLUMNS)
 
     def write(self, row):
-        """Insert or replace the history row of row['version']."""
-        self.remove(row["version"])
-        self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
-            self.quoted, ", ".join(self.COLUMNS), ", ".join(["%s"] * len(self.COLUMNS))),
-            tuple(row.get(column) for column in self.COLUMNS))
+        """Insert or replace the history row of row['version'] (one statement)."""
+        self.conn.execute(self.engine.upsert_sql(self.quoted, self.COLUMNS, "version"),
+                          tuple(row.get(column) for column in self.COLUMNS))
 
     def remove(self, version):
         self.conn.execute("DELETE FROM %s WHERE version = %%s" % self.quoted, (version,))
@@ -131,7 +116,7 @@ class History:
         self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
             self.audit_quoted, ", ".join(self.AUDIT_COLUMNS), ", ".join(["%s"] * len(self.AUDIT_COLUMNS))),
             (action, migration.version if migration else None, migration.name if migration else None,
-             migration.checksum if migration else None, batch, actor, utc_now(self.engine), outcome, detail))
+             migration.checksum if migration else None, batch, actor, self.engine.utc_now(), outcome, detail))
 
 
 class MigratorLock:
@@ -139,41 +124,22 @@ class MigratorLock:
 
     def __init__(self, conn, history):
         self.conn = conn
-        self.engine = conn.engine.name
+        self.engine = conn.engine
         identity = "dbops:%s:%s" % (conn.current_schema() if history.schema is None else history.schema, history.table)
-        digest = hashlib.sha256(identity.encode("utf-8")).digest()
-        self.key = int.from_bytes(digest[:8], "big", signed=True)  # PostgreSQL advisory lock key
-        self.name = "dbops:" + digest.hex()[:40]  # MySQL GET_LOCK name (64 characters at most)
+        self.key = self.engine.lock_key(hashlib.sha256(identity.encode("utf-8")).digest())
         self.held = False
 
     def acquire(self, timeout):
         deadline = time.monotonic() + timeout
-        while not self._try():
+        while not self.engine.try_lock(self.conn, self.key):
             if time.monotonic() >= deadline:
                 raise DbopsError("another migrator holds the migration lock after waiting %ss: %s"
                                  % (timeout, self.describe_holder()))
             time.sleep(random.uniform(0.1, 0.3))
         self.held = True
 
-    def _try(self):
-        if self.engine == "postgres":
-            return bool(self.conn.query_value("SELECT pg_try_advisory_lock(%s)", (self.key,)))
-        return self.conn.query_value("SELECT GET_LOCK(%s, 0)", (self.name,)) == 1
-
     def describe_holder(self):
-        if self.engine == "postgres":
-            rows = self.conn.query_dicts(
-                "SELECT a.pid, a.usename AS user, a.application_name AS application, a.client_addr::text AS address,"
-                " a.backend_start AS since FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
-                ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF))
-        else:
-            rows = self.conn.query_dicts(
-                "SELECT id AS pid, user, host AS address, COALESCE((SELECT MAX(attr_value)"
-                " FROM performance_schema.session_connect_attrs WHERE processlist_id = id AND attr_name = 'program_name'),"
-                " '(unknown)') AS application,"
-                " NOW() - INTERVAL time SECOND AS since FROM information_schema.processlist WHERE id = IS_USED_LOCK(%s)",
-                (self.name,))
+        rows = self.engine.lock_holder(self.conn, self.key)
         if not rows:
             return "holder unknown (released meanwhile?)"
         holder = rows[0]
@@ -182,7 +148,7 @@ class MigratorLock:
 
     def probe(self):
         """True when no other migrator holds the lock (taken and given back at once)."""
-        if not self._try():
+        if not self.engine.try_lock(self.conn, self.key):
             return False
         self.held = True
         self.release()
@@ -192,11 +158,8 @@ class MigratorLock:
         if not self.held:
             return
         try:
-            if self.engine == "postgres":
-                self.conn.query_value("SELECT pg_advisory_unlock(%s)", (self.key,))
-            else:
-                self.conn.query_value("SELECT RELEASE_LOCK(%s)", (self.name,))
-        except self.conn.engine.driver().Error:
+            self.engine.unlock(self.conn, self.key)
+        except self.engine.driver().Error:
             pass  # a dead session has released it already
         self.held = False
 
@@ -206,7 +169,7 @@ class Migrator:
 
     def __init__(self, conn, migrations, history, params):
         self.conn = conn
-        self.engine = conn.engine.name
+        self.engine = conn.engine
         self.migrations = migrations
         self.by_version = {m.version: m for m in migrations}
         self.history = history
@@ -348,15 +311,7 @@ class Migrator:
         self._session_timeouts()
 
     def _session_timeouts(self):
-        lock_timeout, statement_timeout = self.params.get("lock_timeout", 5), self.params.get("statement_timeout", 0)
-        if self.engine == "postgres":
-            self.conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-                              ("%dms" % (lock_timeout * 1000), "%dms" % (statement_timeout * 1000)))
-        else:
-            self.conn.execute("SET SESSION lock_wait_timeout = %s, SESSION innodb_lock_wait_timeout = %s",
-                              (max(int(lock_timeout), 1), max(int(lock_timeout), 1)))
-            if statement_timeout and "mariadb" in str(self.conn.server_version()).lower():
-                self.conn.execute("SET SESSION max_statement_time = %s", (statement_timeout,))
+        self.engine.set_session_timeouts(self.conn, self.params.get("lock_timeout", 5), self.params.get("statement_timeout", 0))
 
     def next_batch(self):
         return max([row["batch"] or 0 for row in self.rows.values()] + [0]) + 1
@@ -404,7 +359,7 @@ class Migrator:
             try:
                 self._with_lock_retries(lambda s=statement: self.conn.run_statements([s], migration.up.display))
             except StatementError as e:
-                self._drop_invalid_index(e.statement.text)
+                self.engine.clean_up_failed_statement(self.conn, e.statement.text)
                 self._record_failure(migration, batch, e, started, applied_statements=e.statement.index - 1)
                 raise
             if statement.index < len(statements):  # after the last one the applied row says it
@@ -424,7 +379,7 @@ class Migrator:
             applied_statements = len(migration.up.statements)
         self.history.write(dict(
             version=migration.version, name=migration.name, checksum=migration.checksum, status=status, batch=batch,
-            applied_at=utc_now(self.engine), applied_by=self.actor, execution_ms=_ms_since(started) if started else 0,
+            applied_at=self.engine.utc_now(), applied_by=self.actor, execution_ms=_ms_since(started) if started else 0,
             statements=len(migration.up.statements), failed_statement=failed_statement, error=error,
             applied_statements=applied_statements))
 
@@ -439,23 +394,8 @@ class Migrator:
         except self.conn.engine.driver().Error as record_error:
             error.details["history_not_recorded"] = error_text(record_error)
 
-    def _drop_invalid_index(self, sql):
-        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind; remove it."""
-        match = _CONCURRENT_INDEX.match(without_leading_comments(sql, self.engine))
-        if not match or self.engine != "postgres":
-            return
-        name = match.group("name").strip('"')
-        try:
-            invalid = self.conn.query_value(
-                "SELECT COUNT(*) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-                " WHERE i.relname = %s AND NOT x.indisvalid AND pg_table_is_visible(i.oid)", (name,))
-            if invalid:
-                self.conn.execute("DROP INDEX CONCURRENTLY IF EXISTS %s" % self.conn.engine.quote_ident(name))
-        except self.conn.engine.driver().Error:
-            pass  # the failure being reported matters more; db_check index valid=true will flag it
-
     def _is_lock_timeout(self, error):
-        return error.code in LOCK_TIMEOUT_ERRORS[self.engine]
+        return error.code in self.engine.lock_timeout_errors
 
     def _with_lock_retries(self, work):
         """Run work; on a lock timeout wait with jitter and try again, lock_retries times."""
@@ -620,7 +560,7 @@ def run_migrate_apply(module):
     if params["state"] == "forgotten" and params["path"] and params.get("version") \
             and params["version"] != migrations[0].version:
         raise DbopsError("path %s is version %s, not version %s" % (params["path"], migrations[0].version, params["version"]))
-    if params["transaction_mode"] == "all" and params["engine"] != "postgres":
+    if params["transaction_mode"] == "all" and not ENGINES[params["engine"]].transactional_ddl:
         raise DbopsError("transaction_mode=all needs transactional DDL, which only PostgreSQL has")
     conn = module.connect()
     history = History(conn, params["history_table"], params["history_schema"], params["audit_table"])

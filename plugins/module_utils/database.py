@@ -95,6 +95,7 @@ class Engine:
     timestamp_type = ""  # history and audit times, UTC
     identity_type = ""
     lock_timeout_errors = ()  # SQLSTATE or error numbers of "lock wait timed out"
+    writable_ctes = False  # WITH x AS (INSERT ...) INSERT ...: two writes in one statement
 
     def driver(self):
         raise NotImplementedError
@@ -154,6 +155,15 @@ class Engine:
     def clean_up_failed_statement(self, conn, sql):
         """Undo what a failed statement leaves behind outside a transaction (nothing on most engines)."""
 
+    # -- who blocks a statement that timed out on a lock
+    def blocking_sessions(self, conn, tables):
+        """Sessions that hold a lock on one of `tables` or an open transaction, right after a lock timeout:
+        [{pid, user, client, application, state, idle_in_transaction, state_seconds, transaction_seconds, statement}]."""
+        raise NotImplementedError
+
+    def terminate(self, conn, pid):
+        raise NotImplementedError
+
 
 class PostgresEngine(Engine):
     name = "postgres"
@@ -165,6 +175,7 @@ class PostgresEngine(Engine):
     timestamp_type = "TIMESTAMPTZ"
     identity_type = "BIGINT GENERATED ALWAYS AS IDENTITY"
     lock_timeout_errors = ("55P03",)
+    writable_ctes = True
     # libpq connection keyword -> the environment variable libpq reads it from (the database goes on the command line)
     LIBPQ_ENVIRONMENT = dict(host="PGHOST", port="PGPORT", user="PGUSER", password="PGPASSWORD", sslmode="PGSSLMODE",
                              sslrootcert="PGSSLROOTCERT", sslcert="PGSSLCERT", sslkey="PGSSLKEY",
@@ -245,6 +256,24 @@ class PostgresEngine(Engine):
                 conn.execute("DROP INDEX CONCURRENTLY IF EXISTS %s" % self.quote_ident(name))
         except psycopg.Error:
             pass  # the failure being reported matters more; db_check index valid=true will flag it
+
+    def blocking_sessions(self, conn, tables):
+        rows = conn.query_dicts(
+            "SELECT a.pid, a.usename AS user, COALESCE(host(a.client_addr), 'local') AS client,"
+            " a.application_name AS application, a.state, a.state LIKE 'idle in transaction%%' AS idle_in_transaction,"
+            " EXTRACT(EPOCH FROM now() - a.state_change)::float AS state_seconds,"
+            " EXTRACT(EPOCH FROM now() - a.xact_start)::float AS transaction_seconds, a.query AS statement,"
+            " string_agg(DISTINCT c.relname || ' (' || l.mode || ')', ', ') AS locks"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid JOIN pg_class c ON c.oid = l.relation"
+            " WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)"
+            " GROUP BY a.pid, a.usename, a.client_addr, a.application_name, a.state, a.state_change, a.xact_start, a.query"
+            " ORDER BY a.xact_start", (list(tables),))
+        return rows
+
+    def terminate(self, conn, pid):
+        return bool(conn.query_value("SELECT pg_terminate_backend(%s)", (pid,)))
 
 
 class MySQLEngine(Engine):
@@ -367,6 +396,39 @@ class MySQLEngine(Engine):
         conn.execute("SET SESSION lock_wait_timeout = %s, SESSION innodb_lock_wait_timeout = %s", (seconds, seconds))
         if statement_timeout and "mariadb" in str(conn.server_version()).lower():
             conn.execute("SET SESSION max_statement_time = %s", (statement_timeout,))
+
+    def blocking_sessions(self, conn, tables):
+        """Holders of metadata locks on `tables` (performance_schema, where its MDL instrument is on) and sessions
+        with an open InnoDB transaction; the row-lock waits of sys.innodb_lock_waits end with the timeout."""
+        holders = []
+        if tables:
+            try:
+                holders = [row[0] for row in conn.query(
+                    "SELECT DISTINCT t.processlist_id FROM performance_schema.metadata_locks m"
+                    " JOIN performance_schema.threads t ON t.thread_id = m.owner_thread_id"
+                    " WHERE m.object_type = 'TABLE' AND m.lock_status = 'GRANTED' AND m.object_schema = DATABASE()"
+                    " AND m.object_name IN (%s)" % ", ".join(["%s"] * len(tables)), tuple(tables))]
+            except pymysql.Error:
+                holders = []  # performance_schema off or not readable: the open transactions still show
+        rows = conn.query_dicts(
+            "SELECT p.id AS pid, p.user, p.host AS client, p.command, p.state, p.time AS state_seconds,"
+            " COALESCE(p.info, x.trx_query) AS statement, x.trx_started IS NOT NULL AS in_transaction,"
+            " TIMESTAMPDIFF(SECOND, x.trx_started, NOW()) AS transaction_seconds"
+            " FROM information_schema.processlist p LEFT JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = p.id"
+            " WHERE p.id <> CONNECTION_ID() AND (x.trx_id IS NOT NULL%s) ORDER BY x.trx_started"
+            % (" OR p.id IN (%s)" % ", ".join(["%s"] * len(holders)) if holders else ""), tuple(holders))
+        for row in rows:
+            row["idle_in_transaction"] = bool(row["in_transaction"]) and row["command"] == "Sleep"
+            row["state"] = "idle in transaction" if row["idle_in_transaction"] else (row["state"] or row["command"])
+            row["application"] = None
+            row["locks"] = "metadata lock" if row["pid"] in holders else "open transaction"
+            for key in ("in_transaction", "command"):
+                row.pop(key)
+        return rows
+
+    def terminate(self, conn, pid):
+        conn.execute("KILL %d" % int(pid))  # Amazon RDS: CALL mysql.rds_kill(id) where KILL is not granted
+        return True
 
 
 def option_value(value):

@@ -18,6 +18,7 @@ import collections
 import getpass
 import hashlib
 import random
+import re
 import socket
 import time
 
@@ -25,6 +26,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.database import (
     ENGINES, DbopsError, StatementError, check_not_negative, error_text)
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize
 
 _Subject = collections.namedtuple("_Subject", "version name checksum")  # what an audit row is about
 APPLIED = "applied"
@@ -58,6 +60,7 @@ class History:
         self.quoted = conn.engine.qualified(schema, table)
         self.audit_quoted = conn.engine.qualified(schema, self.audit_table)
         self.present = None  # columns of the table as last read; empty when it does not exist
+        self.pending_audit = []  # audit rows to write with the next flush
 
     def columns(self):
         """Column names of the history table (empty when it does not exist): existence and shape in one query."""
@@ -113,10 +116,35 @@ class History:
                           (applied_statements, version))
 
     def audit(self, action, outcome, actor, migration=None, batch=None, detail=None):
-        self.conn.execute("INSERT INTO %s (%s) VALUES (%s)" % (
-            self.audit_quoted, ", ".join(self.AUDIT_COLUMNS), ", ".join(["%s"] * len(self.AUDIT_COLUMNS))),
-            (action, migration.version if migration else None, migration.name if migration else None,
-             migration.checksum if migration else None, batch, actor, self.engine.utc_now(), outcome, detail))
+        self.flush()  # audit rows keep their order
+        self.conn.execute(self._audit_sql(1), self._audit_row(action, outcome, actor, migration, batch, detail))
+
+    def write_with_audit(self, row, action, outcome, actor, migration, batch, detail=None):
+        """The history row and its audit row: one statement where the engine has writable CTEs, else the history
+        row now and the audit row with the next flush (one INSERT for many: no round trip per migration)."""
+        audit = self._audit_row(action, outcome, actor, migration, batch, detail)
+        values = tuple(row.get(column) for column in self.COLUMNS)
+        if self.engine.writable_ctes:
+            self.flush()
+            self.conn.execute("WITH history AS (%s) %s" % (
+                self.engine.upsert_sql(self.quoted, self.COLUMNS, "version"), self._audit_sql(1)), values + audit)
+            return
+        self.write(row)
+        self.pending_audit.append(audit)
+
+    def flush(self):
+        """Write the audit rows held back by write_with_audit."""
+        if self.pending_audit:
+            rows, self.pending_audit = self.pending_audit, []
+            self.conn.execute(self._audit_sql(len(rows)), tuple(value for audit in rows for value in audit))
+
+    def _audit_sql(self, count):
+        one = "(%s)" % ", ".join(["%s"] * len(self.AUDIT_COLUMNS))
+        return "INSERT INTO %s (%s) VALUES %s" % (self.audit_quoted, ", ".join(self.AUDIT_COLUMNS), ", ".join([one] * count))
+
+    def _audit_row(self, action, outcome, actor, migration, batch, detail):
+        return (action, migration.version if migration else None, migration.name if migration else None,
+                migration.checksum if migration else None, batch, actor, self.engine.utc_now(), outcome, detail)
 
 
 class MigratorLock:
@@ -178,6 +206,7 @@ class Migrator:
         self.rows = history.rows()
         self.another_running = False
         self.lock_retries_used = 0
+        self.terminated_sessions = []  # sessions ended by terminate_blockers in this run
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -194,7 +223,8 @@ class Migrator:
         early = [m.summary() for m in self.pending_all()
                  if newest is not None and m.sort_key < newest] if not self.params.get("out_of_order") else []
         # A running row under a live migrator is its work in progress, not an interrupted run.
-        interrupted = [dict(version=v, name=row["name"], since=row["applied_at"])
+        interrupted = [dict(version=v, name=row["name"], since=row["applied_at"], applied_statements=row["applied_statements"],
+                            statements=row["statements"])
                        for v, row in self.rows.items() if row["status"] == RUNNING and not self.another_running]
         return dict(drift=drift, out_of_order=early, interrupted=interrupted)
 
@@ -204,11 +234,10 @@ class Migrator:
             raise DbopsError("%s changed after it was applied (history checksum %s, file checksum %s); restore the"
                              " file, or run state=repair to accept it" % (d["file"], d["history_checksum"], d["file_checksum"]),
                              findings=findings)
-        if findings["interrupted"]:
-            i = findings["interrupted"][0]
-            raise DbopsError("migration %s_%s was interrupted (status running since %s); roll it back with"
-                             " state=rolled_back or clear it with state=repair" % (i["version"], i["name"], i["since"]),
-                             findings=findings)
+        interrupted = [i for i in findings["interrupted"] if i["version"] != self.resume_version()]
+        if interrupted:
+            i = interrupted[0]
+            raise DbopsError(self.interrupted_message(i), findings=findings)
         if findings["out_of_order"]:
             raise DbopsError("%s is older than the newest applied migration; set out_of_order=true to apply it"
                              % findings["out_of_order"][0]["file"], findings=findings)
@@ -221,9 +250,42 @@ class Migrator:
         limit = version_key(target) if target else None
         return [m for m in self.pending_all() if limit is None or m.sort_key <= limit]
 
+    def interrupted_message(self, interrupted):
+        """What an interrupted run left, and the operator's two ways on."""
+        done, label = interrupted["applied_statements"], "%s_%s" % (interrupted["version"], interrupted["name"])
+        migration = self.by_version.get(interrupted["version"])
+        if done is None or migration is None:
+            return ("migration %s was interrupted (status running since %s); roll it back with state=rolled_back or"
+                    " clear it with state=repair" % (label, interrupted["since"]))
+        total = len(migration.up.statements)
+        running = migration.up.statements[done] if done < total else None
+        what = " (line %d: %s)" % (running.line, summarize(running.text, 80)) if running else ""
+        return ("migration %s was interrupted at %s (%s); check whether statement %d%s took effect, then resume with"
+                " resume_at_statement=%d if it did not or %d if it did, or roll it back with state=rolled_back"
+                % (label, interrupted["since"], progress_text(done, total), done + 1, what, done + 1, done + 2))
+
+    def resume_version(self):
+        """The migration resume_at_statement applies to: the one left running or failed, step by step."""
+        if not self.params.get("resume_at_statement"):
+            return None
+        left = [v for v, row in self.rows.items() if row["status"] in (RUNNING, FAILED)]
+        if len(left) != 1 or left[0] not in self.by_version:
+            raise DbopsError("resume_at_statement needs exactly one interrupted or failed migration among the given"
+                             " files; the history holds %s" % (", ".join(sorted(left, key=version_key)) or "none"))
+        migration = self.by_version[left[0]]
+        if self.transactional(migration):
+            raise DbopsError("resume_at_statement: %s runs in one transaction, so it is re-run whole" % migration.up.display)
+        if self.params["resume_at_statement"] > len(migration.up.statements) + 1:
+            raise DbopsError("resume_at_statement=%d: %s has %d statements (%d records it applied without running any)"
+                             % (self.params["resume_at_statement"], migration.up.display, len(migration.up.statements),
+                                len(migration.up.statements) + 1))
+        return migration.version
+
     def resume_from(self, migration):
         """Statement number to start at: after a step-by-step failure at k, k; otherwise 1."""
         row = self.rows.get(migration.version)
+        if self.params.get("resume_at_statement") and migration.version == self.resume_version():
+            return self.params["resume_at_statement"]
         if row and row["status"] == FAILED and not self.transactional(migration):
             done = self.applied_statements(migration)
             return (done or 0) + 1
@@ -345,8 +407,7 @@ class Migrator:
     def _run_statements(self, migration, batch, in_transaction):
         started = time.monotonic()
         self.conn.run_statements(migration.up.statements, migration.up.display)
-        self._record(migration, APPLIED, batch, started)
-        self.history.audit("apply", APPLIED, self.actor, migration, batch)
+        self._record(migration, APPLIED, batch, started, audit=("apply", APPLIED, None))
         return dict(migration.summary(), execution_ms=_ms_since(started), statements=len(migration.up.statements),
                     transaction=in_transaction)
 
@@ -364,24 +425,37 @@ class Migrator:
                 raise
             if statement.index < len(statements):  # after the last one the applied row says it
                 self.history.progress(migration.version, statement.index)
-        with self.conn.transaction():
-            self._record(migration, APPLIED, batch, started)
-            self.history.audit("apply", APPLIED, self.actor, migration, batch,
-                               detail="resumed at statement %d" % first if first > 1 else None)
+        # One autocommitted statement: the DDL before it committed anyway, and a crash here leaves the running row.
+        self._record(migration, APPLIED, batch, started,
+                     audit=("apply", APPLIED, "resumed at statement %d" % first if first > 1 else None))
         result = dict(migration.summary(), execution_ms=_ms_since(started), statements=len(migration.up.statements),
                       transaction=False)
         if first > 1:
             result["resumed_from_statement"] = first
         return result
 
-    def _record(self, migration, status, batch, started, failed_statement=None, error=None, applied_statements=None):
+    def _record(self, migration, status, batch, started, failed_statement=None, error=None, applied_statements=None,
+                audit=None):
+        """Write the history row; with audit=(action, outcome, detail), its audit row too."""
         if status == APPLIED:
             applied_statements = len(migration.up.statements)
-        self.history.write(dict(
+        row = dict(
             version=migration.version, name=migration.name, checksum=migration.checksum, status=status, batch=batch,
             applied_at=self.engine.utc_now(), applied_by=self.actor, execution_ms=_ms_since(started) if started else 0,
             statements=len(migration.up.statements), failed_statement=failed_statement, error=error,
-            applied_statements=applied_statements))
+            applied_statements=applied_statements)
+        if audit is None:
+            self.history.write(row)
+        else:
+            action, outcome, detail = audit
+            self.history.write_with_audit(row, action, outcome, self.actor, migration, batch, detail)
+
+    def flush_audit(self):
+        """Write the held-back audit rows; on a dead session the history rows still say what was applied."""
+        try:
+            self.history.flush()
+        except self.engine.driver().Error:
+            self.history.pending_audit = []
 
     def _record_failure(self, migration, batch, error, started, applied_statements):
         """Say in the history which statement failed; a dead session cannot, and the error still says it."""
@@ -398,16 +472,55 @@ class Migrator:
         return error.code in self.engine.lock_timeout_errors
 
     def _with_lock_retries(self, work):
-        """Run work; on a lock timeout wait with jitter and try again, lock_retries times."""
-        retries = self.params.get("lock_retries", 3)
-        for attempt in range(retries + 1):
+        """Run work; on a lock timeout wait with jitter and try again, lock_retries times.
+
+        After each timeout the sessions in its way are looked up; with terminate_blockers, those idle in a
+        transaction for long enough are terminated and the statement is tried again at once.
+        """
+        attempts = self.params.get("lock_retries", 3) + 1
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return work()
             except StatementError as e:
-                if not self._is_lock_timeout(e) or attempt == retries:
+                if not self._is_lock_timeout(e):
                     raise
+                blockers = self.engine.blocking_sessions(self.conn, statement_tables(e.statement.text))
+                terminated = self._terminate_idle(blockers)
+                if attempt >= attempts and not (terminated and attempt == attempts):  # one more try after a kill
+                    raise self._lock_timeout_error(e, attempt, started, blockers)
                 self.lock_retries_used += 1
-                time.sleep(min(0.5 * 2 ** attempt, 10) * random.uniform(0.5, 1.5))
+                if not terminated:
+                    time.sleep(min(0.5 * 2 ** (attempt - 1), 10) * random.uniform(0.5, 1.5))
+
+    def _terminate_idle(self, blockers):
+        """terminate_blockers: end the sessions idle in a transaction longer than idle_for (of the given users)."""
+        policy = self.params.get("terminate_blockers")
+        if not policy:
+            return []
+        done = []
+        for session in blockers:
+            if not session["idle_in_transaction"] or (session["state_seconds"] or 0) < policy["idle_for"]:
+                continue
+            if policy.get("users") and session["user"] not in policy["users"]:
+                continue
+            if self.engine.terminate(self.conn, session["pid"]):
+                done.append(dict(session, terminated_because="idle in transaction for %.0f s (idle_for %s)"
+                                 % (session["state_seconds"], policy["idle_for"])))
+        self.terminated_sessions.extend(done)
+        return done
+
+    def _lock_timeout_error(self, error, attempts, started, blockers):
+        """The lock timeout, with how often and how long it was tried and who was in the way."""
+        seconds = time.monotonic() - started
+        who = "; ".join(describe_session(b) for b in blockers) or "no session holding a lock on its tables was found"
+        error.args = ("%s -- %d attempt%s over %.0f s; blocking: %s" % (
+            error.args[0], attempts, "" if attempts == 1 else "s", seconds, who),)
+        error.details.update(lock_attempts=attempts, lock_wait_seconds=round(seconds, 1), blocking_sessions=blockers,
+                             terminated_sessions=self.terminated_sessions)
+        return error
 
     def rollback(self, migrations):
         """Run the down files in the given order; each removes its history row when it succeeds.
@@ -512,6 +625,21 @@ def imported_versions(conn, source, migrations):
     return [m for m in migrations if m.sort_key <= version_key(str(version))]
 
 
+def statement_tables(sql):
+    """Names a statement may use as tables (every identifier in it): where to look for the sessions in its way."""
+    names = set(re.findall(r'"([^"]+)"|`([^`]+)`|([A-Za-z_][A-Za-z0-9_$]*)', sql)[:200])
+    return sorted({part for triple in names for part in triple if part})
+
+
+def describe_session(session):
+    """One blocking session in words: pid, user, client, state, transaction age and its statement."""
+    statement = summarize(session["statement"] or "", 80) or "(none)"
+    return "pid %s (user %s, client %s, %s for %.0f s, transaction open %s, %s, %s statement: %s)" % (
+        session["pid"], session["user"], session["client"], session["state"], session["state_seconds"] or 0,
+        "%.0f s" % session["transaction_seconds"] if session["transaction_seconds"] is not None else "(none)",
+        session["locks"], "last" if session["idle_in_transaction"] else "current", statement)
+
+
 def statements_text(count):
     """'statement 1', 'statements 1..3', 'no statement', or 'an unknown number of statements'."""
     if count is None:
@@ -548,6 +676,9 @@ def run_migrate_apply(module):
     """The migrate_apply module: read and check every file, plan, then act under the migrator lock."""
     params = module.params
     check_not_negative(params, ("lock_timeout", "statement_timeout", "lock_wait_timeout", "lock_retries"))
+    check_not_negative(params.get("terminate_blockers") or {}, ("idle_for",))
+    if params.get("resume_at_statement") is not None and (params["resume_at_statement"] < 1 or params["state"] != "applied"):
+        raise DbopsError("resume_at_statement must be 1 or more, with state=applied")
     if params["steps"] < 1:
         raise DbopsError("steps must be 1 or more, got %d" % params["steps"])
     if params["batch"] is not None and params["batch"] != "last" and not params["batch"].isdigit():
@@ -634,7 +765,11 @@ def act(migrator, params, result):
         # One row per run before anything runs: a run killed mid-way leaves this, and the history shows how far it got.
         migrator.history.audit("run", "started", migrator.actor, batch=result["batch"],
                                detail="applying " + ", ".join(m.version for m in todo))
-        result["applied"] = migrator.apply(todo, result["batch"])
+        try:
+            result["applied"] = migrator.apply(todo, result["batch"])
+        finally:
+            result["terminated_sessions"] = migrator.terminated_sessions
+            migrator.flush_audit()
     elif state == "rolled_back":
         only = {m.version for m in migrator.migrations} if params["path"] else None
         result["rolled_back"] = migrator.rollback(

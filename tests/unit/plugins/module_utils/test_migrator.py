@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, DbopsError, check_not_negative
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import DiskSource, load_migrations
-from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import Migrator, progress_text, statements_text
+from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import (
+    Migrator, describe_session, progress_text, statement_tables, statements_text)
 
 
 class FakeConn:
@@ -86,3 +87,41 @@ def test_negative_numbers_fail_naming_the_option():
     check_not_negative(dict(lock_timeout=0, lock_retries=None), ("lock_timeout", "lock_retries"))
     with pytest.raises(DbopsError, match="^lock_timeout must be 0 or more, got -1$"):
         check_not_negative(dict(lock_timeout=-1), ("lock_timeout",))
+
+
+def test_the_tables_a_statement_names_are_where_blockers_are_looked_for():
+    assert {"blocked_rows", "note"} <= set(statement_tables('ALTER TABLE blocked_rows ADD COLUMN "note" INT'))
+    assert "na me" in statement_tables('LOCK TABLE "na me"') and "t`" not in statement_tables("ALTER TABLE `t` ADD x INT")
+
+
+def test_a_blocking_session_in_words():
+    session = dict(pid=42, user="app", client="10.0.0.5", state="idle in transaction", idle_in_transaction=True,
+                   state_seconds=12.4, transaction_seconds=14.0, locks="community_posts (RowShareLock)",
+                   statement="SELECT COUNT(*) FROM community_posts")
+    assert describe_session(session) == (
+        "pid 42 (user app, client 10.0.0.5, idle in transaction for 12 s, transaction open 14 s,"
+        " community_posts (RowShareLock), last statement: SELECT COUNT(*) FROM community_posts)")
+
+
+def test_an_interrupted_run_names_the_running_statement_and_the_two_ways_on(tmp_path):
+    m = migrator(tmp_path, "mysql", {"0001": row("0001", "running", applied_statements=1)})
+    message = m.interrupted_message(m.findings()["interrupted"][0])
+    assert "(statement 1 of 3 done, statement 2 was running); check whether statement 2 (line 2: CREATE TABLE b" in message
+    assert "resume_at_statement=2 if it did not or 3 if it did" in message
+    with pytest.raises(DbopsError, match="0001_m was interrupted"):
+        m.check_findings(m.findings())
+
+
+def test_resume_at_statement_applies_to_the_one_interrupted_migration(tmp_path):
+    m = migrator(tmp_path, "mysql", {"0001": row("0001", "running", applied_statements=1)}, resume_at_statement=3)
+    m.check_findings(m.findings())  # the operator decided: no longer an error
+    assert m.resume_from(m.migrations[0]) == 3 and m.plan_entry(m.migrations[0])["resume_from_statement"] == 3
+    none_left = migrator(tmp_path, "mysql", {}, resume_at_statement=2)
+    with pytest.raises(DbopsError, match="needs exactly one interrupted or failed migration .* holds none"):
+        none_left.resume_from(none_left.migrations[0])
+    too_far = migrator(tmp_path, "mysql", {"0001": row("0001", "failed", applied_statements=1)}, resume_at_statement=5)
+    with pytest.raises(DbopsError, match="resume_at_statement=5: .* has 3 statements"):
+        too_far.resume_from(too_far.migrations[0])
+    in_transaction = migrator(tmp_path, "postgres", {"0001": row("0001", "failed")}, resume_at_statement=2)
+    with pytest.raises(DbopsError, match="runs in one transaction"):
+        in_transaction.resume_from(in_transaction.migrations[0])

@@ -487,13 +487,21 @@ class Migrator:
             except StatementError as e:
                 if not self._is_lock_timeout(e):
                     raise
-                blockers = self.engine.blocking_sessions(self.conn, statement_tables(e.statement.text))
+                blockers = self._blockers(e)
                 terminated = self._terminate_idle(blockers)
                 if attempt >= attempts and not (terminated and attempt == attempts):  # one more try after a kill
                     raise self._lock_timeout_error(e, attempt, started, blockers)
                 self.lock_retries_used += 1
                 if not terminated:
                     time.sleep(min(0.5 * 2 ** (attempt - 1), 10) * random.uniform(0.5, 1.5))
+
+    def _blockers(self, error):
+        """The sessions in the way; a lookup the migrator may not make (MySQL needs PROCESS) must not hide the timeout."""
+        try:
+            return self.engine.blocking_sessions(self.conn, statement_tables(error.statement.text))
+        except self.engine.driver().Error as e:
+            error.details["blocking_sessions_error"] = error_text(e)
+            return []
 
     def _terminate_idle(self, blockers):
         """terminate_blockers: end the sessions idle in a transaction longer than idle_for (of the given users)."""
@@ -515,7 +523,9 @@ class Migrator:
     def _lock_timeout_error(self, error, attempts, started, blockers):
         """The lock timeout, with how often and how long it was tried and who was in the way."""
         seconds = time.monotonic() - started
-        who = "; ".join(describe_session(b) for b in blockers) or "no session holding a lock on its tables was found"
+        who = "; ".join(describe_session(b) for b in blockers) or (
+            "could not be listed (%s)" % error.details["blocking_sessions_error"] if "blocking_sessions_error" in error.details
+            else "no session holding a lock on its tables was found")
         error.args = ("%s -- %d attempt%s over %.0f s; blocking: %s" % (
             error.args[0], attempts, "" if attempts == 1 else "s", seconds, who),)
         error.details.update(lock_attempts=attempts, lock_wait_seconds=round(seconds, 1), blocking_sessions=blockers,

@@ -65,7 +65,7 @@ options:
         runbook's manual fallback does after dropping the migration's tables by hand. Already absent is C(changed=false).
       - With V(rolled_back), a migration that failed without applying any statement (its first one failed, or it ran in
         a transaction) has nothing to undo; its failed history row is cleared (audited) and its down file does not run
-        (RV(rolled_back[].method) is V(history_only)). For one that failed or was interrupted after statements
+        (its C(method) in RV(rolled_back) is V(history_only)). For one that failed or was interrupted after statements
         1..k (step by step), the result and message say so before its down file runs.
     type: str
     default: applied

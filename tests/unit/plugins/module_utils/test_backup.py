@@ -10,6 +10,8 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.backup import (
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, option_value
 
 POSTGRES, MYSQL = ENGINES["postgres"], ENGINES["mysql"]
+UTC = datetime.timezone.utc
+NOW = datetime.datetime(2024, 12, 24, 9, 58, 12, tzinfo=UTC)
 
 
 def pg_environment(params, base):
@@ -18,9 +20,6 @@ def pg_environment(params, base):
 
 def mysql_option_file_text(params, mariadb):
     return MYSQL.option_file_text(params, mariadb)
-
-UTC = datetime.timezone.utc
-NOW = datetime.datetime(2024, 12, 24, 9, 58, 12, tzinfo=UTC)
 
 
 def params(**overrides):

@@ -26,9 +26,10 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.database import (
     ENGINES, DbopsError, StatementError, check_not_negative, error_text)
 from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import (
     DiskSource, ShippedSource, load_migrations, split_path, version_key)
-from ansible_collections.dbops.runbooks.plugins.module_utils.statements import summarize
+from ansible_collections.dbops.runbooks.plugins.module_utils.statements import first_keyword, summarize
 
 _Subject = collections.namedtuple("_Subject", "version name checksum")  # what an audit row is about
+ROW_CHANGES = ("insert", "update", "delete", "replace")  # statements that commit nothing by themselves
 APPLIED = "applied"
 FAILED = "failed"
 RUNNING = "running"
@@ -415,24 +416,37 @@ class Migrator:
         started = time.monotonic()
         first = self.resume_from(migration)
         statements = migration.up.statements
+        audit = ("apply", APPLIED, "resumed at statement %d" % first if first > 1 else None)
         self._record(migration, RUNNING, batch, started, applied_statements=first - 1)
+        recorded = False
         for statement in statements[first - 1:]:
+            last = statement.index == len(statements)
             try:
-                self._with_lock_retries(lambda s=statement: self.conn.run_statements([s], migration.up.display))
+                if last and first_keyword(statement.text, self.engine.name) in ROW_CHANGES:
+                    # A last statement that only changes rows commits with the applied row: one commit, not two.
+                    self._with_lock_retries(lambda s=statement: self._run_with_record(migration, s, batch, started, audit))
+                    recorded = True
+                else:
+                    self._with_lock_retries(lambda s=statement: self.conn.run_statements([s], migration.up.display))
             except StatementError as e:
                 self.engine.clean_up_failed_statement(self.conn, e.statement.text)
                 self._record_failure(migration, batch, e, started, applied_statements=e.statement.index - 1)
                 raise
-            if statement.index < len(statements):  # after the last one the applied row says it
+            if not last:  # after the last one the applied row says it
                 self.history.progress(migration.version, statement.index)
-        # One autocommitted statement: the DDL before it committed anyway, and a crash here leaves the running row.
-        self._record(migration, APPLIED, batch, started,
-                     audit=("apply", APPLIED, "resumed at statement %d" % first if first > 1 else None))
+        if not recorded:
+            # One autocommitted statement: the DDL before it committed anyway, and a crash here leaves the running row.
+            self._record(migration, APPLIED, batch, started, audit=audit)
         result = dict(migration.summary(), execution_ms=_ms_since(started), statements=len(migration.up.statements),
                       transaction=False)
         if first > 1:
             result["resumed_from_statement"] = first
         return result
+
+    def _run_with_record(self, migration, statement, batch, started, audit):
+        with self.conn.transaction():
+            self.conn.run_statements([statement], migration.up.display)
+            self._record(migration, APPLIED, batch, started, audit=audit)
 
     def _record(self, migration, status, batch, started, failed_statement=None, error=None, applied_statements=None,
                 audit=None):

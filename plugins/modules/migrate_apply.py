@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Applies pending migrations in version order, or the one given by O(path), and records each in a
     history table (version, name, sha256 checksum of the script, status, batch, applied_at, applied_by,
-    execution_ms, statement count, and for a failure the failing statement and error), plus an append-only
+    execution_ms, statement count, statements applied so far, and for a failure the failing statement and error), plus an append-only
     audit table of every action (apply, rollback, baseline, repair) with who, when and outcome.
   - Versions are groups of digits joined by C(_) and sort as numbers, so C(2024_12_24_000100),
     C(20190100000004000000) and C(0007) all work.

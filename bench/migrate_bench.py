@@ -25,6 +25,7 @@ import psycopg
 COUNT = int(os.environ.get("BENCH_MIGRATIONS", "200"))
 PLAN_COUNT = int(os.environ.get("BENCH_PLAN_MIGRATIONS", "5000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))  # each contender's best of ROUNDS runs
+ONLY = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name]  # e.g. "raw,migrate_apply"
 PASSWORD = "dbops-local-stack"
 SERVERS = {
     "postgres": dict(engine="postgres", login_host="127.0.0.1", login_port=55432, login_user="dbops",
@@ -195,6 +196,8 @@ def main():
         ]
         raw = None
         for name, work in contenders:
+            if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
+                continue
             if name in ("yoyo-migrations", "alembic") and not available(name.split("-", maxsplit=1)[0]):
                 print("%-10s %-34s %9s %12s" % (engine, name, "skipped", "not installed"))
                 continue

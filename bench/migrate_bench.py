@@ -29,6 +29,8 @@ import psycopg
 
 COUNT = int(os.environ.get("BENCH_MIGRATIONS", "200"))
 PLAN_COUNT = int(os.environ.get("BENCH_PLAN_MIGRATIONS", "5000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))  # each contender's best of ROUNDS runs
+ONLY = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name]  # e.g. "raw,migrate_apply"
 PASSWORD = "dbops-local-stack"
 SERVERS = {
     "postgres": dict(engine="postgres", login_host="127.0.0.1", login_port=55432, login_user="dbops",
@@ -249,7 +251,8 @@ def main():
     write_migrations(folder, COUNT)
     trivial = playbook("postgres", None)
     baseline = min(timed(lambda: ansible(trivial)) for _attempt in range(3))
-    print("migrate_apply benchmark: %d migrations (CREATE TABLE + INSERT), fresh database each" % COUNT)
+    print("migrate_apply benchmark: %d migrations (CREATE TABLE + INSERT), fresh database each, best of %d"
+          % (COUNT, ROUNDS))
     print("%-10s %-34s %9s %12s" % ("engine", "contender", "seconds", "vs raw loop"))
     for engine in ("postgres", "mysql"):
         contenders = [
@@ -264,13 +267,18 @@ def main():
             contenders.append(("node-pg-migrate", lambda: node_pg_migrate(engine, folder), node_pg_migrate_installed))
         raw = None
         for name, work, installed in contenders:
+            if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
+                continue
             if installed is not None and not installed():
                 print("%-10s %-34s %9s %12s" % (engine, name, "skipped", "not installed"))
                 continue
-            fresh_database(engine)
-            if name == "sqitch" and engine == "mysql":
-                drop_sqitch_registry()
-            seconds = timed(work)
+            runs = []
+            for _round in range(ROUNDS):
+                fresh_database(engine)
+                if name == "sqitch" and engine == "mysql":
+                    drop_sqitch_registry()
+                runs.append(timed(work))
+            seconds = min(runs)
             if name.startswith("migrate_apply"):
                 seconds -= baseline
             raw = seconds if raw is None else raw

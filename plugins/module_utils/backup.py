@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import DbopsError, connect, scrub
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, DbopsError, connect, scrub
 from ansible_collections.dbops.runbooks.plugins.module_utils.durations import (
     age_seconds,
     format_duration,
@@ -33,13 +33,8 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.durations import (
 )
 
 CHUNK = 1024 * 1024
-EXTENSIONS = {"postgres": "pgdump", "mysql": "sql.gz"}
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 MANIFEST_FORMAT = 1
-TOOLS = {
-    "postgres": dict(dump=("pg_dump",), restore=("pg_restore",)),
-    "mysql": dict(dump=("mariadb-dump", "mysqldump"), restore=("mariadb", "mysql")),
-}
 
 
 # -- names, retention and manifests (pure) ---------------------------------------------------------
@@ -47,12 +42,12 @@ TOOLS = {
 def backup_name(prefix, engine, now, seq=0):
     """`<prefix>-<UTC stamp>[-<seq>].<ext>`; seq only separates backups taken in the same second."""
     stem = "%s-%s" % (prefix, now.astimezone(datetime.timezone.utc).strftime(STAMP_FORMAT))
-    return "%s%s.%s" % (stem, "-%d" % seq if seq else "", EXTENSIONS[engine])
+    return "%s%s.%s" % (stem, "-%d" % seq if seq else "", DUMPS[engine].extension)
 
 
 def parse_backup_name(name, prefix, engine):
     """(created, seq) of a backup file name of this prefix and engine, or None."""
-    pattern = r"^%s-(\d{8}T\d{6}Z)(?:-(\d+))?\.%s$" % (re.escape(prefix), re.escape(EXTENSIONS[engine]))
+    pattern = r"^%s-(\d{8}T\d{6}Z)(?:-(\d+))?\.%s$" % (re.escape(prefix), re.escape(DUMPS[engine].extension))
     match = re.match(pattern, name)
     if not match:
         return None
@@ -111,66 +106,6 @@ def compare_tables(expected, observed):
     return differences
 
 
-# -- credentials for the tools ----------------------------------------------------------------------
-
-def pg_environment(params, base=None):
-    """libpq settings for pg_dump/pg_restore, the password among them; nothing goes on the command line."""
-    env = dict(os.environ if base is None else base)
-    settings = dict(
-        PGHOST=params["login_unix_socket"] or params["login_host"],
-        PGPORT=params["login_port"] or 5432,
-        PGUSER=params["login_user"],
-        PGPASSWORD=params["login_password"],
-        PGSSLMODE=params["ssl_mode"],
-        PGSSLROOTCERT=params["ca_cert"],
-        PGSSLCERT=params["client_cert"],
-        PGSSLKEY=params["client_key"],
-        PGCONNECT_TIMEOUT=params["connect_timeout"],
-        PGAPPNAME="dbops.runbooks",
-    )
-    for key, value in settings.items():
-        if value is None or value == "":
-            env.pop(key, None)
-        else:
-            env[key] = str(value)
-    return env
-
-
-def option_value(value):
-    """A value for a MySQL option file: double-quoted, backslashes and quotes escaped."""
-    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def mysql_option_file_text(params, mariadb):
-    """`[client]` settings for the MySQL/MariaDB tools, the password among them."""
-    lines = ["[client]"]
-    if params["login_unix_socket"]:
-        lines.append("socket=%s" % option_value(params["login_unix_socket"]))
-    else:
-        lines.append("host=%s" % option_value(params["login_host"]))
-        lines.append("port=%d" % (params["login_port"] or 3306))
-    if params["login_user"]:
-        lines.append("user=%s" % option_value(params["login_user"]))
-    if params["login_password"]:
-        lines.append("password=%s" % option_value(params["login_password"]))
-    lines.append("default-character-set=utf8mb4")
-    mode = params["ssl_mode"]
-    if mariadb:
-        if mode == "disable":
-            lines.append("skip-ssl")
-        elif mode in ("require", "verify-ca", "verify-full") or params["ca_cert"]:
-            lines.append("ssl")
-            if mode in ("verify-ca", "verify-full"):
-                lines.append("ssl-verify-server-cert")
-    else:
-        lines.append("ssl-mode=%s" % dict(disable="DISABLED", prefer="PREFERRED", require="REQUIRED",
-                                          **{"verify-ca": "VERIFY_CA", "verify-full": "VERIFY_IDENTITY"})[mode])
-    for option, key in (("ssl-ca", "ca_cert"), ("ssl-cert", "client_cert"), ("ssl-key", "client_key")):
-        if params[key]:
-            lines.append("%s=%s" % (option, option_value(params[key])))
-    return "\n".join(lines) + "\n"
-
-
 # -- table statistics ---------------------------------------------------------------------------------
 
 def pg_stats_sql(qualified):
@@ -188,29 +123,170 @@ def mysql_stats_sql(qualified, quoted_columns):
 
 def table_stats(conn, database):
     """[{table, rows, checksum}] for every base table of `database`, sorted by table name."""
-    engine = conn.engine
-    stats = []
-    if engine.name == "postgres":
+    return DUMPS[conn.engine.name].table_stats(conn, database)
+
+
+# -- what differs between the engines' tools and databases ---------------------------------------------
+
+class PostgresDumps:
+    """pg_dump --format=custom and pg_restore; the credentials in libpq's environment variables."""
+
+    extension = "pgdump"
+    dump_tools = ("pg_dump",)
+    restore_tools = ("pg_restore",)
+    takes_option_file = False
+
+    @staticmethod
+    def dump_command(tools, database, snapshot=None):
+        command = [tools.dump, "--format=custom", "--compress=6", "--no-password", "--dbname=%s" % database]
+        return command + (["--snapshot=%s" % snapshot] if snapshot else [])
+
+    @staticmethod
+    def restore_command(tools, database, path):
+        return [tools.restore, "--no-password", "--exit-on-error", "--single-transaction", "--dbname=%s" % database, path]
+
+    @staticmethod
+    def copy_dump(stdout, writer):
+        shutil.copyfileobj(stdout, writer, CHUNK)  # the custom format is compressed already
+
+    restore_reads_stdin = False
+
+    @staticmethod
+    def consistent_dump(conn, tools, database, partial):
+        """(tables, size, sha256): pg_dump reads the snapshot exported here, so the statistics match the dump."""
+        conn.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = conn.query_value("SELECT pg_export_snapshot()")
+        tables = table_stats(conn, database)
+        size, digest = tools.run_dump(database, partial, snapshot)
+        conn.execute("ROLLBACK")
+        return tables, size, digest
+
+    @staticmethod
+    def table_stats(conn, database):
+        stats = []
         tables = conn.query(
             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
             "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%' "
             "ORDER BY 1, 2")
         for schema, table in tables:
-            rows, checksum = conn.query(pg_stats_sql(engine.qualified(schema, table)))[0]
+            rows, checksum = conn.query(pg_stats_sql(conn.engine.qualified(schema, table)))[0]
             stats.append(dict(table="%s.%s" % (schema, table), rows=int(rows), checksum=str(checksum)))
         return stats
-    columns = {}
-    for table, column in conn.query(
-            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
-            "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
-            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position",
-            (database,)):
-        columns.setdefault(table, []).append(engine.quote_ident(column))
-    for table in sorted(columns):
-        rows, checksum = conn.query(mysql_stats_sql(engine.qualified(database, table), columns[table]))[0]
-        stats.append(dict(table=table, rows=int(rows), checksum=str(checksum)))
-    return stats
+
+    @staticmethod
+    def admin_database(params):
+        return params["maintenance_db"]  # PostgreSQL cannot drop the database it is connected to
+
+    exists_sql = "SELECT count(*) FROM pg_database WHERE datname = %s"
+
+    def object_count(self, server, database):
+        with closing(server.admin()) as admin:
+            if not server.exists(admin, database):
+                return 0
+        with closing(server.connect(database)) as conn:
+            return int(conn.query_value(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"))
+
+    @staticmethod
+    def settings_of(conn, database):
+        rows = conn.query("SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) "
+                          "FROM pg_database WHERE datname = %s", (database,))
+        return dict(zip(("encoding", "collate", "ctype", "owner"), rows[0])) if rows else {}
+
+    @staticmethod
+    def create_sql(conn, database, settings):
+        sql = "CREATE DATABASE %s TEMPLATE template0" % conn.engine.quote_ident(database)
+        if settings:
+            sql += " ENCODING %s LC_COLLATE %s LC_CTYPE %s" % tuple(
+                literal(settings[key]) for key in ("encoding", "collate", "ctype"))
+            if settings["owner"] != conn.query_value("SELECT current_user"):
+                sql += " OWNER %s" % conn.engine.quote_ident(settings["owner"])
+        return sql
+
+    drop_suffix = " WITH (FORCE)"  # sessions still connected to it do not stop the drop
+
+
+class MySQLDumps:
+    """mariadb-dump/mysqldump --single-transaction, gzip-compressed, and mariadb/mysql; a private option file."""
+
+    extension = "sql.gz"
+    dump_tools = ("mariadb-dump", "mysqldump")
+    restore_tools = ("mariadb", "mysql")
+    takes_option_file = True
+
+    @staticmethod
+    def dump_command(tools, database, snapshot=None):
+        return [tools.dump, "--defaults-file=%s" % tools.option_file, "--single-transaction", "--quick",
+                "--routines", "--triggers", "--hex-blob", "--no-tablespaces", "--default-character-set=utf8mb4",
+                "--", database]
+
+    @staticmethod
+    def restore_command(tools, database, path):
+        return [tools.restore, "--defaults-file=%s" % tools.option_file, "--batch", "--database=%s" % database]
+
+    @staticmethod
+    def copy_dump(stdout, writer):
+        with gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0) as compressed:
+            shutil.copyfileobj(stdout, compressed, CHUNK)
+
+    restore_reads_stdin = True
+
+    @staticmethod
+    def consistent_dump(conn, tools, database, partial):
+        """(tables, size, sha256): statistics in one consistent snapshot, then --single-transaction dumps."""
+        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        tables = table_stats(conn, database)
+        conn.execute("ROLLBACK")
+        size, digest = tools.run_dump(database, partial)
+        return tables, size, digest
+
+    @staticmethod
+    def table_stats(conn, database):
+        columns = {}
+        for table, column in conn.query(
+                "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+                "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+                "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position",
+                (database,)):
+            columns.setdefault(table, []).append(conn.engine.quote_ident(column))
+        stats = []
+        for table in sorted(columns):
+            rows, checksum = conn.query(mysql_stats_sql(conn.engine.qualified(database, table), columns[table]))[0]
+            stats.append(dict(table=table, rows=int(rows), checksum=str(checksum)))
+        return stats
+
+    @staticmethod
+    def admin_database(params):
+        return None
+
+    exists_sql = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s"
+
+    def object_count(self, server, database):
+        with closing(server.admin()) as conn:
+            return int(conn.query_value("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s",
+                                        (database,)))
+
+    @staticmethod
+    def settings_of(conn, database):
+        rows = conn.query("SELECT default_character_set_name, default_collation_name "
+                          "FROM information_schema.schemata WHERE schema_name = %s", (database,))
+        return dict(zip(("charset", "collation"), rows[0])) if rows else {}
+
+    @staticmethod
+    def create_sql(conn, database, settings):
+        sql = "CREATE DATABASE %s" % conn.engine.quote_ident(database)
+        if settings:
+            sql += " CHARACTER SET %s COLLATE %s" % (literal(settings["charset"]), literal(settings["collation"]))
+        return sql
+
+    drop_suffix = ""
+
+
+DUMPS = {"postgres": PostgresDumps(), "mysql": MySQLDumps()}
 
 
 # -- streaming ----------------------------------------------------------------------------------------
@@ -255,9 +331,10 @@ class Tools:
     def __init__(self, module, params):
         self.module = module
         self.params = params
-        self.engine = params["engine"]
-        self.dump = self.find(module, TOOLS[self.engine]["dump"])
-        self.restore = self.find(module, TOOLS[self.engine]["restore"])
+        self.engine = ENGINES[params["engine"]]
+        self.kind = DUMPS[params["engine"]]
+        self.dump = self.find(module, self.kind.dump_tools)
+        self.restore = self.find(module, self.kind.restore_tools)
         self.private_dir = None
         self.option_file = None
 
@@ -270,12 +347,12 @@ class Tools:
         raise DbopsError("%s not found on the PATH of the host that runs the module" % " or ".join(names))
 
     def __enter__(self):
-        if self.engine == "mysql":
+        if self.kind.takes_option_file:
             self.private_dir = tempfile.mkdtemp(prefix="dbops-backup-")
             self.option_file = os.path.join(self.private_dir, "client.cnf")
             descriptor = os.open(self.option_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(mysql_option_file_text(self.params, self.is_mariadb()))
+                handle.write(self.engine.option_file_text(self.params, self.is_mariadb()))
         return self
 
     def __exit__(self, *exc):
@@ -288,38 +365,20 @@ class Tools:
         return "mariadb" in self.tool_version().lower()
 
     def environment(self):
-        return pg_environment(self.params) if self.engine == "postgres" else dict(os.environ)
-
-    def dump_command(self, database, snapshot=None):
-        if self.engine == "postgres":
-            command = [self.dump, "--format=custom", "--compress=6", "--no-password", "--dbname=%s" % database]
-            return command + (["--snapshot=%s" % snapshot] if snapshot else [])
-        return [self.dump, "--defaults-file=%s" % self.option_file, "--single-transaction", "--quick",
-                "--routines", "--triggers", "--hex-blob", "--no-tablespaces", "--default-character-set=utf8mb4",
-                "--", database]
-
-    def restore_command(self, database, path):
-        if self.engine == "postgres":
-            return [self.restore, "--no-password", "--exit-on-error", "--single-transaction",
-                    "--dbname=%s" % database, path]
-        return [self.restore, "--defaults-file=%s" % self.option_file, "--batch", "--database=%s" % database]
+        return self.engine.tool_environment(self.params, os.environ)
 
     def tool_version(self):
         return self.module.run_command([self.dump, "--version"])[1].strip()
 
     def run_dump(self, database, destination, snapshot=None):
         """Stream the dump into `destination` (gzip for MySQL); returns (size, sha256) of the file."""
-        command = self.dump_command(database, snapshot)
+        command = self.kind.dump_command(self, database, snapshot)
         with tempfile.TemporaryFile() as errors, open(destination, "wb") as raw:
             writer = HashingWriter(raw)
             process = subprocess.Popen(  # pylint: disable=ansible-bad-function
                 command, stdout=subprocess.PIPE, stderr=errors, env=self.environment())
             try:
-                if self.engine == "mysql":
-                    with gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0) as compressed:
-                        shutil.copyfileobj(process.stdout, compressed, CHUNK)
-                else:
-                    shutil.copyfileobj(process.stdout, writer, CHUNK)
+                self.kind.copy_dump(process.stdout, writer)
             finally:
                 process.stdout.close()
                 code = process.wait()
@@ -332,9 +391,9 @@ class Tools:
 
     def run_restore(self, database, path):
         """Stream the backup at `path` into `database`."""
-        command = self.restore_command(database, path)
+        command = self.kind.restore_command(self, database, path)
         with tempfile.TemporaryFile() as errors:
-            if self.engine == "postgres":
+            if not self.kind.restore_reads_stdin:
                 code = subprocess.run(  # pylint: disable=ansible-bad-function
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
                     env=self.environment(), check=False).returncode
@@ -371,67 +430,31 @@ class Server:
 
     def __init__(self, params):
         self.params = params
-        self.engine_name = params["engine"]
+        self.kind = DUMPS[params["engine"]]
 
     def connect(self, database):
         return connect(dict(self.params, login_db=database))
 
     def admin(self):
-        """A session outside the databases we create or drop (PostgreSQL cannot drop its own database)."""
-        if self.engine_name == "postgres":
-            return self.connect(self.params["maintenance_db"])
-        return self.connect(None)
+        """A session outside the databases we create or drop."""
+        return self.connect(self.kind.admin_database(self.params))
 
     def exists(self, conn, database):
-        if self.engine_name == "postgres":
-            sql = "SELECT count(*) FROM pg_database WHERE datname = %s"
-        else:
-            sql = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s"
-        return bool(conn.query_value(sql, (database,)))
+        return bool(conn.query_value(self.kind.exists_sql, (database,)))
 
     def object_count(self, database):
         """Tables, views and sequences in `database` (0 when empty or missing)."""
-        if self.engine_name == "postgres":
-            with closing(self.admin()) as admin:
-                if not self.exists(admin, database):
-                    return 0
-            with closing(self.connect(database)) as conn:
-                return int(conn.query_value(
-                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
-                    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"))
-        with closing(self.admin()) as conn:
-            return int(conn.query_value("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s",
-                                        (database,)))
+        return self.kind.object_count(self, database)
 
     def settings_of(self, conn, database):
         """What a recreated database keeps: encoding and collation (and owner on PostgreSQL)."""
-        if self.engine_name == "postgres":
-            rows = conn.query("SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) "
-                              "FROM pg_database WHERE datname = %s", (database,))
-            return dict(zip(("encoding", "collate", "ctype", "owner"), rows[0])) if rows else {}
-        rows = conn.query("SELECT default_character_set_name, default_collation_name "
-                          "FROM information_schema.schemata WHERE schema_name = %s", (database,))
-        return dict(zip(("charset", "collation"), rows[0])) if rows else {}
+        return self.kind.settings_of(conn, database)
 
     def create(self, conn, database, settings):
-        quoted = conn.engine.quote_ident(database)
-        if self.engine_name == "postgres":
-            sql = "CREATE DATABASE %s TEMPLATE template0" % quoted
-            if settings:
-                sql += " ENCODING %s LC_COLLATE %s LC_CTYPE %s" % tuple(
-                    literal(settings[key]) for key in ("encoding", "collate", "ctype"))
-                if settings["owner"] != conn.query_value("SELECT current_user"):
-                    sql += " OWNER %s" % conn.engine.quote_ident(settings["owner"])
-        else:
-            sql = "CREATE DATABASE %s" % quoted
-            if settings:
-                sql += " CHARACTER SET %s COLLATE %s" % (literal(settings["charset"]), literal(settings["collation"]))
-        conn.execute(sql)
+        conn.execute(self.kind.create_sql(conn, database, settings))
 
     def drop(self, conn, database):
-        quoted = conn.engine.quote_ident(database)
-        conn.execute("DROP DATABASE IF EXISTS %s%s" % (quoted, " WITH (FORCE)" if self.engine_name == "postgres" else ""))
+        conn.execute("DROP DATABASE IF EXISTS %s%s" % (conn.engine.quote_ident(database), self.kind.drop_suffix))
 
     def stats(self, database):
         with closing(self.connect(database)) as conn:
@@ -548,19 +571,7 @@ class Backups:
         created_at = utc_now()
         try:
             with closing(self.server.connect(database)) as conn:
-                if self.engine == "postgres":
-                    # pg_dump reads the snapshot exported here, so the statistics match the dump exactly.
-                    conn.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    snapshot = conn.query_value("SELECT pg_export_snapshot()")
-                    tables = table_stats(conn, database)
-                    size, digest = tools.run_dump(database, partial, snapshot)
-                    conn.execute("ROLLBACK")
-                else:
-                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                    tables = table_stats(conn, database)
-                    conn.execute("ROLLBACK")
-                    size, digest = tools.run_dump(database, partial)
+                tables, size, digest = tools.kind.consistent_dump(conn, tools, database, partial)
                 server_version = conn.server_version()
             os.chmod(partial, 0o600)
             os.replace(partial, path)
@@ -634,7 +645,7 @@ class Backups:
         backups = list_backups(self.backup_dir, prefix, self.engine)
         if not backups:
             raise DbopsError("no %s backup named %s-<time>.%s in %s"
-                             % (self.engine, prefix, EXTENSIONS[self.engine], self.backup_dir))
+                             % (self.engine, prefix, DUMPS[self.engine].extension, self.backup_dir))
         return backups[-1]["path"]
 
     def ensure_restored(self):

@@ -53,6 +53,12 @@ class _Block:
         self.previous = word
 
 
+# Anything that can hide or move a statement boundary: quotes, comments, dollar bodies, routines, DELIMITER.
+# Quoted strings and identifiers without ; or backslash cannot move a boundary: they may take the fast path.
+_PLAIN_QUOTED = re.compile(r"'[^'\\;]*'|\"[^\"\\;]*\"|`[^`\\;]*`")
+_NOT_SIMPLE = re.compile(r"['\"`$#/\\-]|\b(?:procedure|function|trigger|event|delimiter)\b", re.IGNORECASE)
+
+
 def split_statements(script, engine):
     """Return the statements of `script` (numbered from 1, with their first line).
 
@@ -60,6 +66,24 @@ def split_statements(script, engine):
     procedures and triggers do; routine bodies (`BEGIN ... END`, PostgreSQL `BEGIN ATOMIC`)
     are kept whole even without it.
     """
+    if not _NOT_SIMPLE.search(_PLAIN_QUOTED.sub("", script)):
+        return _split_simple(script)
+    return _split_full(script, engine)
+
+
+def _split_simple(script):
+    """A script without quotes, comments or routines: every `;` ends a statement (most migrations)."""
+    statements = []
+    line = 1
+    for piece in script.split(";"):
+        text = piece.strip()
+        if text:
+            statements.append(Statement(len(statements) + 1, line + piece[:len(piece) - len(piece.lstrip())].count("\n"), text))
+        line += piece.count("\n")
+    return statements
+
+
+def _split_full(script, engine):
     statements = []
     buf = []
     words = []  # the first words of the statement, lower-case, to spot CREATE ... PROCEDURE

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Applies pending migrations in version order, or the one given by O(path), and records each in a
     history table (version, name, sha256 checksum of the script, status, batch, applied_at, applied_by,
-    execution_ms, statement count, and for a failure the failing statement and error), plus an append-only
+    execution_ms, statement count, statements applied so far, and for a failure the failing statement and error), plus an append-only
     audit table of every action (apply, rollback, baseline, repair) with who, when and outcome.
   - Versions are groups of digits joined by C(_) and sort as numbers, so C(2024_12_24_000100),
     C(20190100000004000000) and C(0007) all work.
@@ -26,9 +26,11 @@ description:
     A file whose first lines hold the marker C(-- dbops:no-transaction) runs statement by statement outside a
     transaction, for C(CREATE INDEX CONCURRENTLY); if such a build fails, the INVALID index it leaves is dropped.
   - B(MySQL/MariaDB) commit DDL implicitly, so there each migration runs step by step. A C(running) history row is
-    written first; a failure at statement k is recorded as C(failed) at k with the error; after the file is fixed, a
-    re-run resumes at statement k. A run killed mid-migration leaves the C(running) row, and the next run refuses to
-    guess (roll it back or repair it).
+    written first and its C(applied_statements) is updated after each statement; a failure at statement k is recorded
+    as C(failed) at k with the error; after the file is fixed, a re-run resumes at statement k. A run killed
+    mid-migration leaves the C(running) row saying "statements 1..k done"; the next run refuses to guess and says
+    which statement was running. Check whether that statement took effect, then resume with O(resume_at_statement)
+    (k+1 if it did not, k+2 if it did) or roll it back.
   - The session gets O(lock_timeout) and O(statement_timeout); a statement (step by step) or migration
     (transactional) that hits the lock timeout is retried O(lock_retries) times with jittered backoff.
   - Drift and order are checked before anything is applied. An applied migration whose file changed fails the
@@ -62,9 +64,21 @@ options:
       - V(baseline) records migrations up to O(target) as applied without running them, to adopt an existing
         database; with O(baseline_from) it takes the applied versions from another tool's table.
       - V(repair) removes C(failed) and C(running) rows and realigns the checksums of changed applied files.
+      - V(forgotten) removes the history row of one migration, named by O(path) or O(version), whatever its status,
+        and writes an audit row (action C(forget), outcome C(forgotten)); the schema is not touched. It is what a
+        runbook's manual fallback does after dropping the migration's tables by hand. Already absent is C(changed=false).
+      - With V(rolled_back), a migration that failed without applying any statement (its first one failed, or it ran in
+        a transaction) has nothing to undo; its failed history row is cleared (audited) and its down file does not run
+        (its C(method) in RV(rolled_back) is V(history_only)). For one that failed or was interrupted after statements
+        1..k (step by step), the result and message say so before its down file runs.
     type: str
     default: applied
-    choices: [applied, rolled_back, baseline, repair]
+    choices: [applied, rolled_back, baseline, repair, forgotten]
+  version:
+    description:
+      - With O(state=forgotten), the version whose history row to remove (its file need not exist any more).
+        Instead of O(path); with both, they must name the same migration.
+    type: str
   migrations_dir:
     description:
       - Directory holding the migrations, laid out as O(layout) says. Relative paths are looked up like
@@ -140,6 +154,13 @@ options:
       - With O(baseline_from), the other tool's table when it is not the default name (node-pg-migrate's
         C(--migrations-table), Flyway's C(table)), as C(name) or C(schema.name).
     type: str
+  resume_at_statement:
+    description:
+      - With O(state=applied), the statement number at which to resume the one migration the history shows as
+        interrupted (C(running)) or failed, step by step; statements before it are not run again. The error of an
+        interrupted run names the statement that was running and the two numbers to choose from. One more than the
+        file's statement count records the migration as applied without running anything.
+    type: int
   transaction_mode:
     description:
       - PostgreSQL only. V(per_migration) runs each migration in its own transaction; V(all) runs every pending
@@ -158,8 +179,32 @@ options:
   lock_retries:
     description:
       - How many times to retry after a lock timeout, with jittered exponential backoff.
+      - After each lock timeout the sessions in the way are looked up and named in the error and in
+        RV(blocking_sessions), with the attempts made (C(4 attempts over 26 s)). PostgreSQL - sessions holding a lock
+        on a table the statement names (C(pg_locks), C(pg_stat_activity)). MySQL/MariaDB - holders of metadata locks on
+        those tables (C(performance_schema.metadata_locks), where its MDL instrument is enabled) and sessions with an
+        open InnoDB transaction (C(information_schema.innodb_trx) with the processlist); row-lock waits
+        (C(sys.innodb_lock_waits)) end with the timeout, so they cannot be read after it.
     type: int
     default: 3
+  terminate_blockers:
+    description:
+      - Off by default. Runbook wording "kill the blocking query if necessary", as an explicit opt-in. After a lock
+        timeout, terminate the sessions in the way that are B(idle in a transaction) for at least O(terminate_blockers.idle_for)
+        seconds (and, with O(terminate_blockers.users), only those users' sessions), then try the statement again at once.
+        Active sessions are never terminated. Each one terminated is named in RV(terminated_sessions).
+      - PostgreSQL uses C(pg_terminate_backend) (the migrator needs C(pg_signal_backend) or the same role);
+        MySQL/MariaDB C(KILL) (on Amazon RDS the migrator needs the privilege to kill other users' sessions).
+    type: dict
+    suboptions:
+      idle_for:
+        description: Seconds a session must have been idle in its transaction before it may be terminated.
+        type: float
+        required: true
+      users:
+        description: Terminate only sessions of these users.
+        type: list
+        elements: str
   statement_timeout:
     description:
       - Seconds a statement may run (PostgreSQL C(statement_timeout), MariaDB C(max_statement_time)); V(0) is no limit.
@@ -265,6 +310,29 @@ EXAMPLES = r"""
     login_db: hydra
     migrations_dir: persistence/sql/migrations
 
+- name: "Fallback after dropping the tables by hand: forget the migration's history row (audited)"
+  dbops.runbooks.migrate_apply:
+    engine: mysql
+    login_db: academy
+    path: migrations/2024_12_24_000000_create_community_core_tables.up.sql
+    state: forgotten
+
+- name: "After a crash: statement 3 of the interrupted migration did take effect, so resume at statement 4"
+  dbops.runbooks.migrate_apply:
+    engine: mysql
+    login_db: academy
+    path: migrations/2024_12_24_000200_apply_feed_indexes_and_partitions.up.sql
+    resume_at_statement: 4
+
+- name: On a lock timeout, terminate application sessions idle in a transaction for over 60 s, then retry
+  dbops.runbooks.migrate_apply:
+    engine: postgres
+    login_db: app
+    migrations_dir: db/migrations
+    terminate_blockers:
+      idle_for: 60
+      users: [app]
+
 - name: Adopt a database migrated by Laravel
   dbops.runbooks.migrate_apply:
     engine: mysql
@@ -284,10 +352,39 @@ applied:
             file: migrations/2024_12_24_000000_create_community_core_tables.up.sql,
             execution_ms: 41, statements: 5, transaction: false}]
 rolled_back:
-  description: Migrations rolled back by this run, in order; C(file) is the down script.
+  description:
+    - Migrations rolled back by this run, in order; C(file) is the down script (null when none ran).
+    - C(method) is V(down) (its down file ran) or V(history_only) (it had applied nothing; only its failed history
+      row was cleared). C(applied_statements) is how many statements of its up file were in the database (null when
+      unknown, for an interrupted run recorded before this was tracked); C(msg) says it in words.
   returned: always
   type: list
   elements: dict
+  sample: [{version: "2024_12_24_000200", name: apply_feed_indexes_and_partitions, method: history_only,
+            applied_statements: 0, file: null, statements: 0,
+            msg: "2024_12_24_000200_apply_feed_indexes_and_partitions applied nothing: cleared its failed history row"}]
+forgotten:
+  description: With O(state=forgotten), the history row removed (C(version), C(name), C(status)); empty when absent.
+  returned: when O(state=forgotten)
+  type: list
+  elements: dict
+blocking_sessions:
+  description:
+    - On a lock timeout (failure), the sessions in the way, each with C(pid), C(user), C(client), C(application),
+      C(state), C(idle_in_transaction), C(state_seconds), C(transaction_seconds), C(statement) (current or last) and
+      C(locks); with C(lock_attempts) and C(lock_wait_seconds) next to it.
+  returned: failure on a lock timeout
+  type: list
+  elements: dict
+terminated_sessions:
+  description: Sessions ended by O(terminate_blockers) in this run, as in RV(blocking_sessions), with C(terminated_because).
+  returned: when O(state=applied) ran
+  type: list
+  elements: dict
+msg:
+  description: With O(state=rolled_back) or O(state=forgotten), what was done (or would be, in check mode), in words.
+  returned: when O(state=rolled_back) or O(state=forgotten)
+  type: str
 baselined:
   description: Migrations recorded as applied without running (O(state=baseline)).
   returned: always
@@ -386,7 +483,8 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import r
 def main():
     module = DatabaseModule(
         argument_spec=dict(
-            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair"]),
+            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair", "forgotten"]),
+            version=dict(type="str"),
             migrations_dir=dict(type="path"),
             path=dict(type="path"),
             layout=dict(type="str", default="flat", choices=["flat", "sections", "node_pg_migrate", "directories"]),
@@ -397,9 +495,14 @@ def main():
             batch=dict(type="str"),
             baseline_from=dict(type="str", choices=["laravel", "golang_migrate", "node_pg_migrate", "prisma", "flyway"]),
             baseline_table=dict(type="str"),
+            resume_at_statement=dict(type="int"),
             transaction_mode=dict(type="str", default="per_migration", choices=["per_migration", "all", "none"]),
             lock_timeout=dict(type="float", default=5),
             lock_retries=dict(type="int", default=3),
+            terminate_blockers=dict(type="dict", options=dict(
+                idle_for=dict(type="float", required=True),
+                users=dict(type="list", elements="str"),
+            )),
             statement_timeout=dict(type="float", default=0),
             lock_wait_timeout=dict(type="float", default=60),
             history_table=dict(type="str", default="dbops_schema_history"),

@@ -6,11 +6,20 @@ import hashlib
 import io
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.backup import (
-    HashingWriter, backup_name, compare_tables, expired, list_backups, mysql_option_file_text, mysql_stats_sql,
-    option_value, parse_backup_name, pg_environment, pg_stats_sql)
+    HashingWriter, backup_name, compare_tables, expired, list_backups, mysql_stats_sql, parse_backup_name, pg_stats_sql)
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, option_value
 
+POSTGRES, MYSQL = ENGINES["postgres"], ENGINES["mysql"]
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2024, 12, 24, 9, 58, 12, tzinfo=UTC)
+
+
+def pg_environment(params, base):
+    return POSTGRES.tool_environment(params, base)
+
+
+def mysql_option_file_text(params, mariadb):
+    return MYSQL.option_file_text(params, mariadb)
 
 
 def params(**overrides):
@@ -65,6 +74,14 @@ def test_pg_password_goes_to_the_environment_only():
     assert env["PGSSLMODE"] == "verify-full" and env["PGSSLROOTCERT"] == "/ca.pem" and "PGSSLKEY" not in env
     assert env["PATH"] == "/usr/bin"
     assert "PGPASSWORD" not in pg_environment(params(login_password=None), base={"PGPASSWORD": "stale"})
+
+
+def test_one_mapping_serves_the_driver_and_the_tools():
+    """The port default and the socket-over-host rule come from the engine's settings, for driver and tools alike."""
+    assert POSTGRES.settings(params(engine="postgres"))["port"] == 5432
+    assert pg_environment(params(engine="postgres"), base={})["PGPORT"] == "5432"
+    assert pg_environment(params(engine="postgres", login_unix_socket="/run/pg"), base={})["PGHOST"] == "/run/pg"
+    assert MYSQL.settings(params())["port"] == 3306 and "port=3306" in mysql_option_file_text(params(), True)
 
 
 def test_mysql_option_file_quotes_the_password():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import (
-    SplitError, first_keyword, split_statements, summarize)
+    SplitError, _split_full, _split_simple, first_keyword, split_statements, summarize)
 
 
 def texts(script, engine):
@@ -118,3 +118,17 @@ def test_postgres_begin_atomic_body_and_transaction_blocks():
 def test_plain_create_table_is_not_a_routine():
     assert texts("CREATE TABLE begin_log (id int); CREATE TABLE x (end_at int);", "mysql") == [
         "CREATE TABLE begin_log (id int)", "CREATE TABLE x (end_at int)"]
+
+
+def test_simple_scripts_take_the_fast_path_with_the_same_result():
+    for script in ("CREATE TABLE a (id int);\n\n  INSERT INTO a VALUES (1);\nSELECT 1", ";;\n;", "",
+                   "\n\nALTER TABLE a ADD COLUMN b int;\n  \n", "CREATE TABLE x (id INTEGER PRIMARY KEY, note VARCHAR(40));\n"):
+        for engine in ("postgres", "mysql"):
+            assert _split_simple(script) == _split_full(script, engine), script
+
+
+def test_plain_quoted_values_keep_the_fast_path_and_others_do_not():
+    for script in ("INSERT INTO t VALUES (1, 'row', \"x\", `y`);\nSELECT 'a--b /* c';", "SELECT 'it''s';SELECT 2",
+                   "SELECT 'semi;colon'; SELECT 2", "SELECT 'back\\\\slash;'; SELECT 3", "SELECT 1 -- a; comment\n;"):
+        for engine in ("postgres", "mysql"):
+            assert split_statements(script, engine) == _split_full(script, engine), script

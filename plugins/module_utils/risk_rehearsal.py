@@ -17,8 +17,7 @@ import shutil
 import subprocess
 import time
 
-from ansible_collections.dbops.runbooks.plugins.module_utils.backup import pg_environment
-from ansible_collections.dbops.runbooks.plugins.module_utils.database import StatementError, connect, error_text
+from ansible_collections.dbops.runbooks.plugins.module_utils.database import ENGINES, StatementError, connect, error_text
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsError
 from ansible_collections.dbops.runbooks.plugins.module_utils.risk import RULES
 from ansible_collections.dbops.runbooks.plugins.module_utils.statements import split_statements, summarize
@@ -111,7 +110,7 @@ class PostgresScratch(Scratch):
         if binary is None:
             raise DbopsError("rehearse on PostgreSQL needs pg_dump on the host that runs the module; nothing was changed")
         command = [binary, "--schema-only", "--no-owner", "--no-privileges", "--dbname", self.params["login_db"] or "postgres"]
-        dump = subprocess.run(command, env=pg_environment(self.params),  # pylint: disable=ansible-bad-function
+        dump = subprocess.run(command, env=ENGINES["postgres"].tool_environment(self.params, os.environ),  # pylint: disable=ansible-bad-function
                               capture_output=True, check=False)
         if dump.returncode != 0:
             raise DbopsError("rehearse: pg_dump --schema-only failed: %s; nothing was changed"

@@ -84,7 +84,7 @@ def test_every_imported_library_is_a_requirement():
 
 def test_every_client_tool_the_modules_run_is_a_system_requirement():
     from ansible_collections.dbops.runbooks.plugins.module_utils import backup
-    tools = {tool for commands in backup.TOOLS.values() for names in commands.values() for tool in names}
+    tools = {tool for dumps in backup.DUMPS.values() for tool in dumps.dump_tools + dumps.restore_tools}
     packages = {line.split()[0] for line in open(os.path.join(ROOT, "bindep.txt")) if line.strip() and not line.startswith("#")}
     assert tools
     for tool in sorted(tools):

@@ -202,8 +202,8 @@ class ActionModule(ActionBase):
             except PhaseFailed as e:
                 down_error = str(e)
                 break
-            rolled_back += [m["version"] for m in done.get("rolled_back", [])]
-        self.out.update(rolled_back=rolled_back, down_failed=down_error is not None, down_error=down_error,
+            rolled_back += done.get("rolled_back", [])
+        self.out.update(rolled_back=[entry["version"] for entry in rolled_back], down_failed=down_error is not None, down_error=down_error,
                         summary=logic.rollback_summary(rolled_back, down_error, first_failure=first),
                         changed=bool(rolled_back))
         self.lines.append(self.out["summary"])

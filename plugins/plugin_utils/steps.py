@@ -98,9 +98,10 @@ def time_box(step, elapsed_s, window_override=None):
 def rollback_summary(rolled_back, down_error=None, fallback=None, first_failure=None):
     """The words of a step's rollback.
 
-    rolled_back: versions the down-migrations took back, newest first; down_error: why a down-migration
-    failed; fallback: (name, what it did) when the step's fallback ran after that; first_failure: the
-    step's own failure {task, cause}, repeated when a fallback ran (the rollback's error replaced it).
+    rolled_back: migrate_apply's `rolled_back` entries, newest first (`version`, and `method` and `msg`: a failed
+    migration that applied nothing only had its history row cleared); down_error: why a down-migration failed;
+    fallback: (name, what it did) when the step's fallback ran after that; first_failure: the step's own failure
+    {task, cause}, repeated when a fallback ran (the rollback's error replaced it).
     """
     if fallback:
         name, did = fallback
@@ -110,10 +111,17 @@ def rollback_summary(rolled_back, down_error=None, fallback=None, first_failure=
         return text
     if down_error:
         return "rollback FAILED: the down-migration failed (%s); finish it by hand" % down_error
-    if not rolled_back:
-        return NOTHING_TO_ROLL_BACK
-    plural = "s" if len(rolled_back) > 1 else ""
-    return "rolled back by down-migration%s of %s" % (plural, ", ".join(rolled_back))
+    downs = [entry for entry in rolled_back if entry.get("method", "down") == "down"]
+    cleared = [entry for entry in rolled_back if entry.get("method") == "history_only"]
+    parts = []
+    if downs:
+        notes = [entry["msg"] for entry in downs if entry.get("msg") and "had applied" in entry["msg"]]
+        parts.append("rolled back by down-migration%s of %s%s" % (
+            "s" if len(downs) > 1 else "", ", ".join(entry["version"] for entry in downs),
+            " (%s)" % "; ".join(notes) if notes else ""))
+    parts += [entry.get("msg") or "%s applied nothing: cleared its failed history row" % entry["version"]
+              for entry in cleared]
+    return "; ".join(parts) or NOTHING_TO_ROLL_BACK
 
 
 def failure_message(step_key, failure, held_lines=()):

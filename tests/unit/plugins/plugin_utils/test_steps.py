@@ -55,9 +55,15 @@ def test_time_box_warns_past_the_expected_runtime_and_fails_past_the_window():
 
 def test_rollback_summary_words():
     assert steps.rollback_summary([]) == steps.NOTHING_TO_ROLL_BACK
-    assert steps.rollback_summary(["2"]) == "rolled back by down-migration of 2"
-    assert steps.rollback_summary(["2", "1"]) == "rolled back by down-migrations of 2, 1"
-    assert steps.rollback_summary(["2"], down_error="boom").startswith("rollback FAILED: the down-migration failed (boom)")
+    assert steps.rollback_summary([{"version": "2"}]) == "rolled back by down-migration of 2"
+    assert steps.rollback_summary([{"version": "2", "method": "down"}, {"version": "1", "method": "down"}]) == \
+        "rolled back by down-migrations of 2, 1"
+    partial = {"version": "2", "method": "down", "msg": "2_a had applied statements 1..3 of 4 before failing; ran its down file"}
+    assert steps.rollback_summary([partial]) == (
+        "rolled back by down-migration of 2 (2_a had applied statements 1..3 of 4 before failing; ran its down file)")
+    nothing = {"version": "2", "method": "history_only", "msg": "2_a applied nothing: cleared its failed history row"}
+    assert steps.rollback_summary([nothing]) == "2_a applied nothing: cleared its failed history row"
+    assert steps.rollback_summary([], down_error="boom").startswith("rollback FAILED: the down-migration failed (boom)")
     text = steps.rollback_summary([], "boom", ("drop fallback", "t1, t2"), {"task": "Apply", "cause": "no table"})
     assert text == ("rolled back by drop fallback (t1, t2) after the down-migration failed too;"
                     " the step first failed at 'Apply': no table")

@@ -163,6 +163,8 @@ break_step apply-feed-indexes-and-partitions "partition" \
   "sed -i 's/PARTITIONS 16/PARTITIONS 8/' migrations/2024_12_24_000200_optimize_community_indexes_and_partitions.up.sql"
 grep -q "^- Resume at step 4 apply-feed-indexes-and-partitions after fixing the cause: --tags apply-feed-indexes-and-partitions,deploy-supporting-tables," \
   "$WORK/reports/latest.md" || { sed -n '/State left behind/,/## Step 1/p' "$WORK/reports/latest.md"; fail "step 4: the report does not say where to resume"; }
+grep -q "apply-feed-indexes-and-partitions failed at .*Left: .*Resume at step 4 apply-feed-indexes-and-partitions" \
+  "$WORK/apply-feed-indexes-and-partitions-broken.log" || fail "step 4: the failure message does not say what was left and where to resume"
 # Step 5: a timeout (the step's window set to 0 s).
 break_step deploy-supporting-tables "over its window" true -e '{"runbook_step_window_seconds": {"deploy-supporting-tables": 0}}'
 # Step 6: a failing seed (truncated and re-seeded, which fails the same way: the tables are empty

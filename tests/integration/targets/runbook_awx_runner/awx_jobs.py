@@ -162,7 +162,6 @@ class Job:
         return [s["key"] for s in self.report["steps"] if s["status"] not in ("skipped", "not run")]
 
 
-
 def run_jobs(args, key):
     spec = RUNBOOKS[key]
 

@@ -17,7 +17,7 @@ PLAN_KEYS = ("rule", "risk", "line", "statement", "lock", "table", "detail", "es
 def assess_plan(migrator, params, result, diff=False):
     """Add `risk` to each entry of result['pending'] and `risk_findings` to the result; raise over max_risk."""
     todo = migrator.pending(params["target"])
-    engine = migrator.engine
+    engine = migrator.conn.engine.name
     result["risk_findings"] = []
     if not todo:
         return

@@ -286,7 +286,8 @@ def _node_pg_migrate(source, engine, only):
 
 
 def split_node_pg_migrate(display, text):
-    """(up SQL, down SQL or None) of a node-pg-migrate SQL file; SQL before the first marker is refused."""
+    """(up SQL, down SQL or None) of a node-pg-migrate SQL file; SQL before the first marker is refused, and
+    comments there (with their dbops markers) head both sides."""
     starts = {d: (m.start() if m else None) for d, m in ((d, r.search(text)) for d, r in _NODE_PG_MARKER.items())}
     up, down = starts["up"], starts["down"]
     if up is None and down is not None:
@@ -297,8 +298,11 @@ def split_node_pg_migrate(display, text):
     if without_comments(text[:first]).strip():
         raise DbopsError("%s: SQL before the first '-- Up/Down Migration' marker (node-pg-migrate would skip it)"
                          % display)
-    up_text = text[up: down if down is not None and down > up else len(text)]
-    down_text = None if down is None else text[down: up if up > down else len(text)]
+    # The comments before the first marker (node-pg-migrate skips them) head both sections, so a
+    # `-- dbops:no-transaction` there applies to the up and the down side alike.
+    head = text[:first]
+    up_text = head + text[up: down if down is not None and down > up else len(text)]
+    down_text = None if down is None else head + text[down: up if up > down else len(text)]
     return up_text, down_text
 
 

@@ -55,7 +55,7 @@ options:
       - How the migrations are laid out, as for M(dbops.runbooks.migrate_apply).
     type: str
     default: flat
-    choices: [flat, sections, directories]
+    choices: [flat, sections, node_pg_migrate, directories]
   remote_src:
     description:
       - Read the migrations on the managed host instead of the controller.
@@ -158,7 +158,7 @@ def main():
     spec.update(
         migrations_dir=dict(type="path"),
         path=dict(type="path"),
-        layout=dict(type="str", default="flat", choices=["flat", "sections", "directories"]),
+        layout=dict(type="str", default="flat", choices=["flat", "sections", "node_pg_migrate", "directories"]),
         remote_src=dict(type="bool", default=False),
         include_down=dict(type="bool", default=False),
         max_risk=dict(type="str", choices=["none", "low", "medium", "high"]),

@@ -80,7 +80,7 @@ def test_autocommit_without_dialect_is_not_a_dialect(tmp_path):
     ("-- ---- UP   MIGRATION: first\nSELECT 1;\n  --- down migration\nSELECT 2;\n",
      "-- ---- UP   MIGRATION: first\nSELECT 1;\n", "  --- down migration\nSELECT 2;\n"),
     ("-- a comment\n-- Down Migration\nSELECT 2;\n-- Up Migration\nSELECT 1;\n",
-     "-- Up Migration\nSELECT 1;\n", "-- Down Migration\nSELECT 2;\n"),
+     "-- a comment\n-- Up Migration\nSELECT 1;\n", "-- a comment\n-- Down Migration\nSELECT 2;\n"),
     ("CREATE TABLE a (id int);\n", "CREATE TABLE a (id int);\n", None),
 ])
 def test_node_pg_migrate_markers_split_like_node_pg_migrate(text, up, down):
@@ -94,6 +94,13 @@ def test_node_pg_migrate_markers_split_like_node_pg_migrate(text, up, down):
 def test_node_pg_migrate_refuses_what_it_would_run_differently(text, message):
     with pytest.raises(DbopsError, match=message):
         split_node_pg_migrate("f.sql", text)
+
+
+def test_node_pg_migrate_head_markers_apply_to_both_sides(tmp_path):
+    write(tmp_path, "1700000000000_gin.sql", "-- dbops:no-transaction\n-- Up Migration\n"
+          "CREATE INDEX CONCURRENTLY i ON t (c);\n-- Down Migration\nDROP INDEX CONCURRENTLY i;\n")
+    migration = load_migrations(DiskSource(str(tmp_path)), "postgres", "node_pg_migrate")[0]
+    assert not migration.up.transactional and not migration.down.transactional
 
 
 def test_node_pg_migrate_layout(tmp_path):

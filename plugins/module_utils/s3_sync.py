@@ -50,7 +50,7 @@ def why_download(etag, size, local):
     """Why an object must be downloaded (`missing`, `size differs`, `md5 differs`), or None when it is unchanged.
 
     `local` is (size, md5 callable) or None. A single-part ETag is the object's MD5; a multipart one
-    (`<md5>-<parts>`) is not, so then only the size is compared, as `aws s3 sync` does.
+    (`<md5>-<parts>`) is not, so then only the size is compared.
     """
     if local is None:
         return "missing"

@@ -13,8 +13,8 @@ description:
   - Lists every object under O(prefix) of O(bucket) (all pages) and downloads into O(dest) each one that is missing
     locally or differs, creating the folders it needs; the object C(<prefix>/a/b.svg) becomes C(<dest>/a/b.svg).
   - An object differs when its size differs, or when its single-part ETag (the MD5 of its content) differs from the
-    local file's MD5. A multipart ETag (C(<md5>-<parts>)) is not an MD5, so for those only the size is compared, as
-    C(aws s3 sync) does.
+    local file's MD5. A multipart ETag (C(<md5>-<parts>)) is not an MD5, so for those only the size is compared.
+    Unlike C(aws s3 sync), modification times are not compared.
   - Local files that are not in S3 are kept; the module never deletes.
   - Each file is written to a temporary file in its folder and renamed, so a reader never sees half a file.
   - Reports C(changed) only when it downloaded something (in check mode, when it would); the result lists what was

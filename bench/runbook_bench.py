@@ -153,5 +153,6 @@ def main():
                                      ("second run (mitogen)", m_rerun, TARGET_RERUN_S)):
             print("%-44s %8.1f %10s" % (label, value, "<= %g s %s" % (target, "ok" if value <= target else "MISSED")))
 
+
 if __name__ == "__main__":
     main()

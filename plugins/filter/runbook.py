@@ -11,7 +11,6 @@ from ansible_collections.dbops.runbooks.plugins.plugin_utils import rollbacks, s
 class FilterModule:
     def filters(self):
         return {
-            "s3_sync_plan": rollbacks.s3_sync_plan,
             "seed_rollback_summary": rollbacks.seed_rollback_summary,
             "verification_rollback_summary": rollbacks.verification_rollback_summary,
             "version_before": steps.first_version_before,

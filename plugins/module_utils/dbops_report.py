@@ -16,6 +16,7 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.edge import DbopsEr
 MIGRATION_FIELDS = ("version", "name", "file", "statements", "execution_ms", "transaction", "resume_from_statement",
                     "resumed_from_statement", "lock_retries")
 CHECK_FIELDS = ("name", "check", "ok", "observed", "expected", "message")
+SYNC_FIELDS = ("key", "dest", "size", "reason")
 STORAGE_FIELDS = ("allocated_gib", "free_gib", "free_pct", "min_free_pct", "ok", "measured_at")
 
 # Per kind: the result keys copied; a key mapped to a tuple is a list of dicts (or a dict) cut to those keys.
@@ -31,6 +32,8 @@ REPORT_FIELDS = {
     "rds_snapshot": dict(state=None, snapshot_id=None, snapshot_arn=None, status=None, create_time=None, age=None,
                          max_age_seconds=None, source=None, region=None, storage=STORAGE_FIELDS,
                          target_identifier=None, restored_from=None, msg=None),
+    "s3_sync": dict(bucket=None, prefix=None, dest=None, downloaded=SYNC_FIELDS, would_download=SYNC_FIELDS,
+                    unchanged=None, msg=None),
 }
 
 

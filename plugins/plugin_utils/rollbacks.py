@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: dbops.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure logic behind the runbooks' filter plugins: the S3 icon sync plan and the rollback summaries of
+"""Pure logic behind the runbooks' filter plugins: the rollback summaries of
 the steps whose rollback is more than down-migrations (seed-foundation-data, post-migration-verification).
 
 Inputs are registered task results as Ansible hands them to a filter (dicts); a task that did not run is
@@ -26,43 +26,14 @@ def succeeded(result):
     return ran(result) and not failed(result)
 
 
-def s3_sync_plan(remote_objects, local_finds, prefix, dest_dirs):
-    """Icons to download, like `aws s3 sync` (which never deletes): [{host, key, dest}].
-
-    remote_objects: s3_object_info's object_info; local_finds: the find loop's results (each with `app_server`
-    and `files`); dest_dirs: {app server: local folder of the prefix}. An icon is synced when it is missing, or
-    its MD5 differs from a single-part ETag, or (multipart ETag "<md5>-<parts>") its size differs.
-    """
-    todo = []
-    for local in local_finds:
-        host = local["app_server"]
-        have = {f["path"]: f for f in local.get("files", [])}
-        for obj in remote_objects:
-            key = obj["object_name"]
-            if key.endswith("/"):
-                continue
-            dest = "%s/%s" % (dest_dirs[host].rstrip("/"), key[len(prefix):])
-            data = obj.get("object_data") or {}
-            etag = str(data.get("e_tag", "")).replace('"', "")
-            found = have.get(dest)
-            if found is None:
-                stale = True
-            elif "-" in etag:
-                stale = found.get("size") != data.get("content_length", -1)
-            else:
-                stale = found.get("checksum") != etag
-            if stale:
-                todo.append(dict(host=host, key=key, dest=dest))
-    return todo
-
-
 def _previous_states(result):
     return [item.get("previous_state", "unknown") for item in (result or {}).get("results", []) or []]
 
 
 def seed_rollback_summary(r, failed_msg, truncate_file, seed_file, bucket, backup_prefix):
     """The rollback of step 6 (seed, icons, maintenance window) in words; `r` maps names to registered results:
-    seed, truncate, reseed, icons_backup, icons_restore, maintenance, maintenance_restore, queue, queue_restore."""
+    seed, truncate, reseed, icons_restore (the s3_sync loop from the backup copy), maintenance, maintenance_restore,
+    queue, queue_restore."""
     truncate, reseed, seed = r.get("truncate") or {}, r.get("reseed") or {}, r.get("seed") or {}
     if failed(truncate) or failed(reseed):
         why = ("the rerun failed the same way" if reseed.get("msg", "") == failed_msg
@@ -75,9 +46,9 @@ def seed_rollback_summary(r, failed_msg, truncate_file, seed_file, bucket, backu
         parts = ["seed kept (it ran and passed)"]
     else:
         parts = ["no seed to undo"]
-    backup, restore = r.get("icons_backup") or {}, r.get("icons_restore") or {}
-    if failed(backup) or failed(restore):
-        why = backup.get("msg") if failed(backup) else ", ".join(sorted({
+    restore = r.get("icons_restore") or {}
+    if failed(restore):
+        why = restore.get("msg") or ", ".join(sorted({
             item.get("msg", "") for item in restore.get("results", []) if item.get("failed")}))
         parts.append("icons NOT restored from the backup copy: %s (restore them by hand)" % why)
     elif succeeded(restore):

@@ -41,7 +41,7 @@ def test_backup_verification_and_maintenance_fields():
     entry = toggle(module(state="enabled", secret="s"))["dbops_report"]
     assert entry == {"kind": "maintenance_mode", "changed": True, "check_mode": False, "failed": False,
                      "state": "enabled", "previous_state": "disabled", "backend": "laravel"}
-    assert set(REPORT_FIELDS) == {"db_check", "migrate_apply", "maintenance_mode", "db_backup", "rds_snapshot"}
+    assert set(REPORT_FIELDS) == {"db_check", "migrate_apply", "maintenance_mode", "db_backup", "rds_snapshot", "s3_sync"}
 
 
 def test_decision_reads_are_answers():

@@ -9,27 +9,9 @@ from ansible_collections.dbops.runbooks.plugins.plugin_utils import rollbacks
 SKIPPED = {"skipped": True}
 
 
-def icon(key, etag, size=10):
-    return {"object_name": key, "object_data": {"e_tag": '"%s"' % etag, "content_length": size}}
-
-
-def test_s3_sync_plan_syncs_missing_and_changed_icons_only():
-    remote = [icon("icons/", "d"), icon("icons/a.png", "aaa"), icon("icons/b.png", "bbb"), icon("icons/c.png", "ccc-2", 30)]
-    local = [{"app_server": "web1", "files": [
-        {"path": "/srv/i/a.png", "checksum": "aaa", "size": 10},       # same MD5: kept
-        {"path": "/srv/i/b.png", "checksum": "old", "size": 10},       # changed: synced
-        {"path": "/srv/i/c.png", "checksum": "whatever", "size": 30},  # multipart, same size: kept
-    ]}, {"app_server": "web2", "files": []}]
-    plan = rollbacks.s3_sync_plan(remote, local, "icons/", {"web1": "/srv/i", "web2": "/srv/j/"})
-    assert plan == [{"host": "web1", "key": "icons/b.png", "dest": "/srv/i/b.png"},
-                    {"host": "web2", "key": "icons/a.png", "dest": "/srv/j/a.png"},
-                    {"host": "web2", "key": "icons/b.png", "dest": "/srv/j/b.png"},
-                    {"host": "web2", "key": "icons/c.png", "dest": "/srv/j/c.png"}]
-
-
 def test_seed_rollback_summary_reseeded_and_window_put_back():
     results = dict(seed={"failed": True, "msg": "no column"}, truncate={"changed": True}, reseed={"changed": True},
-                   icons_backup=SKIPPED, icons_restore=SKIPPED,
+                   icons_restore=SKIPPED,
                    maintenance={"results": [{"previous_state": "disabled"}]}, maintenance_restore={"results": []},
                    queue={"results": [{"previous_state": "disabled"}]}, queue_restore={"results": []})
     text = rollbacks.seed_rollback_summary(results, "no column", "t.sql", "s.sql", "bucket", "icons@backup/")
@@ -40,13 +22,22 @@ def test_seed_rollback_summary_reseeded_and_window_put_back():
 def test_seed_rollback_summary_says_what_was_not_restored():
     results = dict(seed={"failed": True, "msg": "no column"}, truncate={"changed": True},
                    reseed={"failed": True, "msg": "no column"},
-                   icons_backup={"s3_keys": []}, icons_restore={"results": [{"failed": True, "msg": "403"}]},
+                   icons_restore={"results": [{"failed": True, "msg": "403"}]},
                    maintenance=SKIPPED, maintenance_restore={"results": [{"failed": True}]}, queue=SKIPPED)
     text = rollbacks.seed_rollback_summary(results, "no column", "t.sql", "s.sql", "bucket", "icons@backup/")
     assert text.startswith("seed NOT restored: the rerun failed the same way (empty or half-seeded tables: fix the seed,"
                            " then run t.sql and s.sql)")
     assert "icons NOT restored from the backup copy: 403 (restore them by hand)" in text
     assert text.endswith("maintenance mode or the queue NOT put back: check storage/framework/down and Horizon by hand")
+
+
+def test_seed_rollback_summary_icons_restored():
+    results = dict(seed=SKIPPED, truncate=SKIPPED, reseed=SKIPPED,
+                   icons_restore={"changed": True, "results": [{"changed": True, "downloaded": []}]},
+                   maintenance=SKIPPED, maintenance_restore={"results": []}, queue=SKIPPED, queue_restore={"results": []})
+    text = rollbacks.seed_rollback_summary(results, "boom", "t.sql", "s.sql", "bucket", "icons@backup/")
+    assert text == ("no seed to undo; icons restored from s3://bucket/icons@backup/; "
+                    "maintenance mode and the queue were not touched")
 
 
 def test_verification_rollback_summary_paths():

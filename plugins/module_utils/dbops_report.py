@@ -17,12 +17,13 @@ MIGRATION_FIELDS = ("version", "name", "file", "statements", "execution_ms", "tr
                     "resumed_from_statement", "lock_retries")
 CHECK_FIELDS = ("name", "check", "ok", "observed", "expected", "message")
 SYNC_FIELDS = ("key", "dest", "size", "reason")
+RISK_FIELDS = ("file", "line", "rule", "risk", "lock", "table", "estimate_seconds", "detail")
 STORAGE_FIELDS = ("allocated_gib", "free_gib", "free_pct", "min_free_pct", "ok", "measured_at")
 
 # Per kind: the result keys copied; a key mapped to a tuple is a list of dicts (or a dict) cut to those keys.
 REPORT_FIELDS = {
     "db_check": dict(purpose=None, checks=CHECK_FIELDS, failed_checks=None, attempts=None, msg=None),
-    "migrate_apply": dict(state=None, applied=MIGRATION_FIELDS, rolled_back=MIGRATION_FIELDS,
+    "migrate_apply": dict(state=None, applied=MIGRATION_FIELDS, rolled_back=MIGRATION_FIELDS, risk_findings=RISK_FIELDS,
                           baselined=MIGRATION_FIELDS, pending=MIGRATION_FIELDS, batch=None, history_table=None,
                           failed_file=None, failed_statement=None, msg=None),
     "maintenance_mode": dict(state=None, previous_state=None, backend=None, previous_replicas=None, replicas=None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import posixpath
 import re
 
@@ -163,7 +164,7 @@ def new_step(key, number=None, title=None, play=None):
         over_expected=False, over_window=False,
         failure={}, rollback=dict(summary=None, tasks=[]), failed_tasks=[],
         checks=[], decisions=[], migrations=dict(plan=[], applied=[], rolled_back=[]),
-        snapshots=[], backups=[], maintenance=[], gates=[], smoke_tests=[],
+        snapshots=[], backups=[], maintenance=[], gates=[], smoke_tests=[], risk_findings=[],
         tasks_run=0,
     )
 
@@ -280,6 +281,10 @@ class RunReport:
             if would and entry.get("pending"):
                 # The plan: the latest pending list a read-only run saw in this step.
                 plan["plan"] = list(entry["pending"])
+            # The risk analysis of the plan (migrate_apply's check-mode plan, or max_risk): one row per finding.
+            seen = {(f.get("file"), f.get("line"), f.get("rule")) for f in step["risk_findings"]}
+            step["risk_findings"].extend(f for f in entry.get("risk_findings") or []
+                                         if (f.get("file"), f.get("line"), f.get("rule")) not in seen)
         elif kind == "rds_snapshot" and (entry.get("snapshot_id") or entry.get("storage")):
             step["snapshots"].append(dict(pick(entry, SNAPSHOT_SHOWN), **shown))
         elif kind == "db_backup":
@@ -640,6 +645,13 @@ def step_details(step, would):
         lines += table(["Read", "Answer", "Observed", "Expected"], [
             [cell(c.get("name")), "yes" if c.get("ok") else "no", cell(c.get("observed"), 120), cell(c.get("expected"), 80)]
             for c in step["decisions"]])
+    if step.get("risk_findings"):
+        lines += ["", "Risk findings of the migration plan (docs/migration-risk-rules.md):", ""]
+        lines += table(["File:line", "Rule", "Risk", "Lock", "Estimate"], [
+            ["%s:%s" % (cell(os.path.basename(f.get("file") or "")), f.get("line", "")), cell(f.get("rule")),
+             "**%s**" % f["risk"] if f.get("risk") == "high" else cell(f.get("risk")), cell(f.get("lock")),
+             "%s s" % f["estimate_seconds"] if f.get("estimate_seconds") is not None else ""]
+            for f in step["risk_findings"]])
     if step["smoke_tests"]:
         lines += ["", "Smoke tests:", ""]
         lines += table(["Line", "Test", "OK", "Result"], [

@@ -373,3 +373,18 @@ def test_a_failed_run_ends_its_summary_with_what_it_left_held():
     assert "- Restore point: backup /b/pre-community-schema-academy-20241224T095812Z.sql.gz" in summary
     assert ("- Resume at step 2 deploy-community-core-schema after fixing the cause: "
             "--tags deploy-community-core-schema,seed-foundation-data") in summary
+
+
+def test_risk_findings_of_the_plan_are_in_their_step():
+    report = new_report(check_mode=True)
+    report.start_play("Step 2", "deploy-community-core-schema")
+    finding = {"file": "/m/0002_x.up.sql", "line": 4, "rule": "my-add-index", "risk": "high", "lock": "metadata lock",
+               "estimate_seconds": 0.1, "table": "posts"}
+    entry = {"kind": "migrate_apply", "check_mode": True, "changed": True, "pending": [{"version": "0002"}],
+             "risk_findings": [finding]}
+    for _twice in range(2):  # a plan and the apply's own plan: one row per finding
+        report.task_result("academy-db", "dbops.runbooks.runbook_step", "2.3", "changed", {"dbops_reports": [entry]})
+    report.finish(ended_at=ENDED)
+    step = report.as_dict()["steps"][1]
+    assert [f["rule"] for f in step["risk_findings"]] == ["my-add-index"]
+    assert "| 0002_x.up.sql:4 | my-add-index | **high** | metadata lock | 0.1 s |" in render_markdown(report.as_dict())

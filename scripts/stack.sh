@@ -210,6 +210,13 @@ prometheus_up() {
     --web.listen-address="127.0.0.1:$PROM_PORT" </dev/null >"$STACK_DIR/log/prometheus.log" 2>&1 &
   echo $! >"$STACK_DIR/run/prometheus.pid"
   wait_for_url "http://127.0.0.1:$PROM_PORT/-/ready" prometheus prom_running "$STACK_DIR/log/prometheus.log"
+  # Up means usable: the runbooks' gates ask increase()/rate() over a range, which needs two scrapes.
+  local tries=0
+  until curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+      --data-urlencode 'query=count_over_time(up{job="academy"}[1m]) >= 2' | grep -q '"value"'; do
+    tries=$((tries + 1)); [ $tries -le 100 ] || die "prometheus has not scraped the demo app twice, see $STACK_DIR/log/prometheus.log"
+    sleep 0.2
+  done
   say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo apps every 1s)"
 }
 

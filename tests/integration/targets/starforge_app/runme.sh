@@ -69,7 +69,15 @@ APP_PID=$!
 STARFORGE_DB_PASSWORD=$PGPASSWORD python "$ROOT/examples/starforge/app/starforge_api.py" --port $((STARFORGE_TEST_PORT + 1)) \
   --state-dir "$WORK/state-down" --db-port 1 --quiet >"$WORK/app-down.log" 2>&1 &
 DOWN_PID=$!
-STARFORGE_STATE_DIR=$WORK/state python "$HERE/check_app.py" || fail "app checks"
+# Poll only once both listen: a connect to a port nobody listens on yet can pick that very port as its
+# source port (TCP self-connect, the ports are in the ephemeral range) and keep the app from binding it.
+for log in "$WORK/app.log" "$WORK/app-down.log"; do
+  tries=0
+  until grep -q "starforge demo API on" "$log"; do
+    tries=$((tries + 1)); [ $tries -le 150 ] || { cat "$log"; fail "the app did not start ($log)"; }; sleep 0.1
+  done
+done
+STARFORGE_STATE_DIR=$WORK/state python "$HERE/check_app.py" || { cat "$WORK/app-down.log"; fail "app checks"; }
 ANSIBLE_NOCOLOR=1 ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" "$HERE/maintenance_backends.yml" >"$WORK/backends.log" 2>&1 \
   || { cat "$WORK/backends.log"; fail "maintenance_mode backends against the app"; }
 echo "ok: maintenance_mode http backend (set env, scale to 0 and back, idempotent)"

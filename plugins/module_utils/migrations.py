@@ -336,8 +336,10 @@ class Migrator:
         script = script or migration.up
         entry = dict(migration.summary(), file=script.display, statements=len(script.statements),
                      transaction=self.transactional(migration) if script is migration.up else self.conn.engine.transactional_ddl)
-        if script is migration.up and self.resume_from(migration) > 1:
-            entry["resume_from_statement"] = self.resume_from(migration)
+        if script is migration.up:
+            entry["down"] = migration.down is not None
+            if self.resume_from(migration) > 1:
+                entry["resume_from_statement"] = self.resume_from(migration)
         if script is migration.down:
             entry.update(method=self.rollback_method(migration), applied_statements=self.applied_statements(migration),
                          msg=self.rollback_note(migration))

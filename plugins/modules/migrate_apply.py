@@ -395,6 +395,8 @@ pending:
     - The plan, in order - in check mode what would run, after a run what is still pending (empty).
     - Each entry has C(file), C(statements), C(transaction) (whether it runs in one transaction) and, for a
       migration that failed step by step, C(resume_from_statement).
+    - With O(state=applied), each entry also has C(down) - whether the migration has a down script, so that it
+      can be rolled back by O(state=rolled_back).
   returned: always
   type: list
   elements: dict

@@ -125,3 +125,11 @@ def test_resume_at_statement_applies_to_the_one_interrupted_migration(tmp_path):
     in_transaction = migrator(tmp_path, "postgres", {"0001": row("0001", "failed")}, resume_at_statement=2)
     with pytest.raises(DbopsError, match="runs in one transaction"):
         in_transaction.resume_from(in_transaction.migrations[0])
+
+
+def test_plan_entries_of_up_scripts_say_whether_a_down_script_exists(tmp_path):
+    m = migrator(tmp_path, "postgres", {})
+    with_down, without_down = (m.plan_entry(migration) for migration in m.migrations)
+    assert with_down == dict(version="0001", name="m", file=with_down["file"], statements=3, transaction=True, down=True)
+    assert without_down["down"] is False
+    assert "down" not in m.plan_entry(m.migrations[0], m.migrations[0].down)

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from ansible_collections.dbops.runbooks.plugins.plugin_utils import rollbacks, steps
+from ansible_collections.dbops.runbooks.plugins.plugin_utils import migration_review, rollbacks, steps
 
 
 class FilterModule:
     def filters(self):
         return {
+            "estimate_verdict": migration_review.estimate_verdict,
+            "migration_review": migration_review.review,
             "seed_rollback_summary": rollbacks.seed_rollback_summary,
             "verification_rollback_summary": rollbacks.verification_rollback_summary,
             "version_before": steps.first_version_before,

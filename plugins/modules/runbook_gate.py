@@ -37,6 +37,16 @@ description:
     O(fail_on_blocking=false) and fail in a next task to keep the failed results (the role
     C(dbops.runbooks.runbook_gate) does).
   - The kinds, their keys and their systems are in C(docs/communities_schema_v1.md), section Gates.
+  - A C(prometheus_baseline) gate reads each of its C(queries) (each C(name), C(query), optional C(max) and
+    C(empty_is_zero)) once; it fails when a value is above its C(max), a query fails or has no data. Its
+    result keeps C(values) (name to number) in C(runbook_gate_results), which persists across plays.
+  - A C(prometheus_window) gate samples its C(queries) (each C(name), C(query), C(max), optional C(empty_is_zero),
+    C(baseline) and C(max_ratio)) every C(interval) seconds (default V(5)) for C(seconds) (or C(minutes)).
+    A value breaches above C(max), or above the newest C(prometheus_baseline) value named C(baseline) times
+    C(max_ratio) when that is smaller and the baseline is above 0 (a baseline not recorded only turns the ratio
+    off); a failed query breaches too. C(sustain) (default V(3)) breaching samples in a row fail the gate at once;
+    otherwise it passes at the end of the window with each query's largest value. The task runs for the whole
+    window and prints a progress line per sample. In check mode it takes one sample and judges it.
   - A bad gate (unknown kind, a missing or wrong key such as a C(prometheus) gate without C(query)
     or C(max)) fails the task before any gate runs, naming the step, the line and the key.
 extends_documentation_fragment:
@@ -143,6 +153,10 @@ gates:
     blocking:
       description: Whether a failure of the gate fails the step.
       type: bool
+    values:
+      description: The value read per query name (C(prometheus_baseline) only).
+      type: dict
+      returned: when the kind is C(prometheus_baseline)
   sample:
     - step: deploy-community-core-schema
       line: "2.8"

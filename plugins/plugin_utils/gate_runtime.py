@@ -12,6 +12,7 @@ From any action plugin (the runbook_gate action, the step engine)::
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleError
@@ -29,7 +30,7 @@ display = Display()
 
 
 class ControllerTransport(Transport):
-    """HTTP from the controller with ``open_url``; prompts on the controller's terminal."""
+    """HTTP from the controller with ``open_url``; prompts and progress lines on the controller's terminal; real sleeps."""
 
     def request(self, request):
         data = None if request.body is None else json.dumps(request.body)
@@ -52,6 +53,12 @@ class ControllerTransport(Transport):
             return to_text(display.prompt_until(text + ": ", private=False))
         except (AnsiblePromptNoninteractive, AnsiblePromptInterrupt):
             return None
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+    def note(self, text):
+        display.display(text)
 
 
 class TemplatedVars(Mapping):

@@ -28,6 +28,8 @@ YES = ("yes", "y", "true", "1", "confirmed")
 MASK = "********"
 # Settings of a system that are secrets: never in a result, a message or a request's description.
 SECRET_KEYS = ("token", "api_key", "password")
+# An answer of an unexpected shape: the gate fails with what could not be read.
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 class GateConfigError(ValueError):
@@ -73,10 +75,11 @@ class Answer:
 
 
 class Transport:
-    """How gates reach the world: ``request(Request) -> Answer`` and ``prompt(text) -> str or None``.
+    """How gates reach the world: ``request(Request) -> Answer``, ``prompt(text) -> str or None``,
+    ``sleep(seconds)`` and ``note(text)`` (a progress line for whoever watches the run).
 
-    ``prompt`` returns None when nobody can answer (stdin not a terminal). Subclasses implement both;
-    the action plugin's transport calls the systems from the controller.
+    ``prompt`` returns None when nobody can answer (stdin not a terminal). Subclasses implement them;
+    the action plugin's transport calls the systems from the controller and sleeps for real.
     """
 
     def request(self, request):
@@ -84,6 +87,12 @@ class Transport:
 
     def prompt(self, text):
         return None
+
+    def sleep(self, seconds):
+        raise NotImplementedError
+
+    def note(self, text):
+        pass
 
 
 class Context:
@@ -265,6 +274,42 @@ class HttpGate(GateKind):
         return PASSED, "%s answered %s %s" % (request.describe(), answer.status, json.dumps(observed))
 
 
+class QueryError(Exception):
+    """A Prometheus query failed (HTTP, PromQL error, no data); the message says which and why."""
+
+
+def prometheus_values(system, query, ctx):
+    """The numbers an instant query answers (NaN is no data, left out); raises QueryError when it fails."""
+    url = join_url(system["url"], "/api/v1/query?" + urlencode({"query": query}))
+    request = Request("GET", url, headers=auth_headers(system), **http_options(system))
+    answer = ctx.request(request)
+    data = answer.mapping.get("data") or {}
+    kind_of = data.get("resultType") if isinstance(data, dict) else None
+    if answer.status != 200 or answer.mapping.get("status") != "success" or kind_of not in ("scalar", "vector"):
+        raise QueryError("query %s failed: %s" % (query, answer.mapping.get("error") or answer.said(request)))
+    values = [data["result"][1]] if kind_of == "scalar" else [series["value"][1] for series in data.get("result") or []]
+    return [number for number in (float(value) for value in values) if not math.isnan(number)]
+
+
+def prometheus_value(system, query, empty_is_zero, ctx):
+    """(largest value, no series) of an instant query; no data raises QueryError unless ``empty_is_zero``."""
+    numbers = prometheus_values(system, query, ctx)
+    if not numbers and not empty_is_zero:
+        raise QueryError("no data for %s (is the target scraped? set empty_is_zero only where no series means 0)" % query)
+    return (max(numbers) if numbers else 0.0), not numbers
+
+
+def number_of(mapping, key, default=None, where=""):
+    """``mapping[key]`` as a float (``default`` when absent); GateConfigError naming the key otherwise."""
+    value = mapping.get(key)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise GateConfigError("%s%s must be a number, not %r" % (where, key, value))
+
+
 @kind
 class PrometheusGate(GateKind):
     """The largest value of an instant query must be at most ``max``; no series is "no data"."""
@@ -278,29 +323,202 @@ class PrometheusGate(GateKind):
 
     def validate(self, gate, ctx):
         super().validate(gate, ctx)
-        try:
-            float(gate["max"])
-        except (TypeError, ValueError):
-            raise GateConfigError("max must be a number, not %r" % (gate["max"],))
+        number_of(gate, "max")
 
     def evaluate(self, gate, system, ctx):
         query = text_of(gate["query"])
-        url = join_url(system["url"], "/api/v1/query?" + urlencode({"query": query}))
-        request = Request("GET", url, headers=auth_headers(system), **http_options(system))
-        answer = ctx.request(request)
-        data = answer.mapping.get("data") or {}
-        kind_of = data.get("resultType") if isinstance(data, dict) else None
-        if answer.status != 200 or answer.mapping.get("status") != "success" or kind_of not in ("scalar", "vector"):
-            return FAILED, "query %s failed: %s" % (query, answer.mapping.get("error") or answer.said(request))
-        values = [data["result"][1]] if kind_of == "scalar" else [series["value"][1] for series in data.get("result") or []]
-        numbers = [number for number in (float(value) for value in values) if not math.isnan(number)]  # NaN is no data
-        if not numbers and not as_bool(gate.get("empty_is_zero", False)):
-            return FAILED, "no data for %s (is the target scraped? set empty_is_zero only where no series means 0)" % query
-        value = max(numbers) if numbers else 0.0
-        limit = float(gate["max"])
-        status = PASSED if value <= limit else FAILED
-        return status, "%s = %g%s%s%s" % (query, value, "" if numbers else " (no series, counted as 0)",
+        try:
+            value, empty = prometheus_value(system, query, as_bool(gate.get("empty_is_zero", False)), ctx)
+        except QueryError as e:
+            return FAILED, str(e)
+        status = PASSED if value <= float(gate["max"]) else FAILED
+        return status, "%s = %g%s%s%s" % (query, value, " (no series, counted as 0)" if empty else "",
                                           ", at most " if status == PASSED else ", above the maximum ", gate["max"])
+
+
+def validated_queries(gate, max_required):
+    """The gate's ``queries``, each a mapping with ``name``, ``query`` (and ``max``); GateConfigError naming the key."""
+    queries = gate.get("queries")
+    if not isinstance(queries, list) or not queries:
+        raise GateConfigError("missing key 'queries' (a non-empty list of {name, query, max})")
+    names = []
+    for index, item in enumerate(queries):
+        where = "queries[%d]" % index
+        if not isinstance(item, dict):
+            raise GateConfigError("%s must be a mapping, not %r" % (where, item))
+        for key in ("name", "query", "max") if max_required else ("name", "query"):
+            if text_of(item.get(key)) == "":
+                raise GateConfigError("%s: missing key '%s'" % (where, key))
+        for key in ("max", "max_ratio"):
+            number_of(item, key, where=where + ".")
+        if text_of(item["name"]) in names:
+            raise GateConfigError("%s: name '%s' is used twice (key 'name')" % (where, item["name"]))
+        names.append(text_of(item["name"]))
+    return queries
+
+
+@kind
+class PrometheusBaselineGate(GateKind):
+    """Reads each of ``queries`` once; each value with a ``max`` must be at most it. The result keeps ``values``."""
+
+    name = "prometheus_baseline"
+    system_var = "prometheus"
+
+    def system_keys(self, gate):
+        return ("url",)
+
+    def validate(self, gate, ctx):
+        validated_queries(gate, max_required=False)
+
+    def evaluate(self, gate, system, ctx):
+        values, seen, wrong = {}, [], []
+        for item in gate["queries"]:
+            name, query = text_of(item["name"]), text_of(item["query"])
+            try:
+                value, empty = prometheus_value(system, query, as_bool(item.get("empty_is_zero", False)), ctx)
+            except QueryError as e:
+                wrong.append("%s: %s" % (name, e))
+                continue
+            values[name] = value
+            limit = number_of(item, "max")
+            seen.append("%s = %g%s" % (name, value, " (no series, counted as 0)" if empty else ""))
+            if limit is not None and value > limit:
+                wrong.append("%s (%s) = %g, above the maximum %g" % (name, query, value, limit))
+        if wrong:
+            return FAILED, "baseline not normal: " + "; ".join(wrong), {"values": values}
+        return PASSED, "baseline recorded: " + ", ".join(seen), {"values": values}
+
+
+def baseline_value(ctx, name):
+    """The newest value ``name`` a ``prometheus_baseline`` result in runbook_gate_results holds, or None."""
+    for result in reversed(list(ctx.var("runbook_gate_results", []) or [])):
+        values = result.get("values") if isinstance(result, dict) and result.get("kind") == PrometheusBaselineGate.name else None
+        if isinstance(values, dict) and name in values:
+            return number_of(values, name)
+    return None
+
+
+class Track:
+    """One query of a window: its threshold, its samples and its run of breaching samples."""
+
+    def __init__(self, item, ctx):
+        self.name, self.query = text_of(item["name"]), text_of(item["query"])
+        self.empty_is_zero = as_bool(item.get("empty_is_zero", False))
+        self.limit = float(item["max"])
+        self.threshold, self.baseline, self.ratio, self.ratio_off = self.limit, None, None, ""
+        baseline_name, ratio = text_of(item.get("baseline")), number_of(item, "max_ratio")
+        if baseline_name:
+            self.baseline = baseline_value(ctx, baseline_name)
+            if self.baseline is None:
+                self.ratio_off = "baseline %s not recorded by a prometheus_baseline gate: ratio off" % baseline_name
+            elif self.baseline <= 0:
+                self.ratio_off = "baseline %s = %g: ratio off" % (baseline_name, self.baseline)
+            elif ratio is not None:
+                self.threshold, self.ratio = min(self.limit, self.baseline * ratio), ratio
+        self.samples, self.streak, self.breaches, self.error = [], 0, 0, ""
+
+    def add(self, value, error=""):
+        """One sample: a value, or None with the query's error (a breach)."""
+        self.samples.append(value)
+        if error:
+            self.error = error
+        breached = value is None or value > self.threshold
+        self.streak = self.streak + 1 if breached else 0
+        self.breaches += breached
+
+    def sample(self, system, ctx):
+        try:
+            self.add(prometheus_value(system, self.query, self.empty_is_zero, ctx)[0])
+        except (QueryError,) + SHAPE_ERRORS as e:
+            self.add(None, "%s (counted as a breach)" % e)
+
+    @property
+    def last(self):
+        value = self.samples[-1]
+        return "error" if value is None else "%g" % value
+
+    def limit_text(self):
+        """``240 (the smaller of max 250 and baseline 120 x 2)``, ``250 (baseline ...: ratio off)`` or ``250``."""
+        if self.ratio is not None:
+            return "%g (the smaller of max %g and baseline %g x %g)" % (self.threshold, self.limit, self.baseline, self.ratio)
+        return "%g%s" % (self.threshold, " (%s)" % self.ratio_off if self.ratio_off else "")
+
+    def progress(self, sustain):
+        return "%s=%s%s" % (self.name, self.last, " (%d/%d over %g)" % (self.streak, sustain, self.threshold) if self.streak else "")
+
+    def failure(self, sustain, elapsed, seconds):
+        last = ", ".join("error" if value is None else "%g" % value for value in self.samples[-sustain:])
+        return "%s breached %d samples in a row after %gs of the %gs window: last %s, threshold %s; query %s%s" % (
+            self.name, sustain, elapsed, seconds, last, self.limit_text(), self.query,
+            "; last error: %s" % self.error if self.error else "")
+
+    def summary(self):
+        numbers = [value for value in self.samples if value is not None]
+        seen = "max %g" % max(numbers) if numbers else "no value"
+        return "%s %s, %d breaching of %s" % (self.name, seen, self.breaches, self.limit_text())
+
+
+@kind
+class PrometheusWindowGate(GateKind):
+    """Samples ``queries`` every ``interval`` for ``seconds``; ``sustain`` breaching samples in a row fail at once."""
+
+    name = "prometheus_window"
+    system_var = "prometheus"
+
+    def system_keys(self, gate):
+        return ("url",)
+
+    @staticmethod
+    def settings(gate):
+        """(seconds, interval, sustain) of a gate; GateConfigError naming the key when one is wrong."""
+        seconds = number_of(gate, "seconds")
+        if seconds is None:
+            minutes = number_of(gate, "minutes")
+            if minutes is None:
+                raise GateConfigError("missing key 'seconds' (or 'minutes')")
+            seconds = minutes * 60
+        if seconds <= 0:
+            raise GateConfigError("seconds must be > 0, not %g" % seconds)
+        interval = number_of(gate, "interval", 5.0)
+        if interval <= 0:
+            raise GateConfigError("interval must be > 0, not %g" % interval)
+        sustain = number_of(gate, "sustain", 3.0)
+        if sustain < 1 or sustain != int(sustain):
+            raise GateConfigError("sustain must be a whole number >= 1, not %g" % sustain)
+        return seconds, interval, int(sustain)
+
+    def validate(self, gate, ctx):
+        validated_queries(gate, max_required=True)
+        self.settings(gate)
+
+    def evaluate(self, gate, system, ctx):
+        seconds, interval, sustain = self.settings(gate)
+        tracks = [Track(item, ctx) for item in gate["queries"]]
+        start = ctx.now()
+        while True:
+            for track in tracks:
+                track.sample(system, ctx)
+            elapsed = round(ctx.now() - start, 1)
+            ctx.transport.note("monitor %g/%gs: %s" % (elapsed, seconds, " ".join(track.progress(sustain) for track in tracks)))
+            if ctx.check_mode:
+                return self.one_sample(tracks)
+            failing = next((track for track in tracks if track.streak >= sustain), None)
+            if failing:
+                return FAILED, failing.failure(sustain, elapsed, seconds)
+            remaining = seconds - (ctx.now() - start)
+            if remaining <= 0:
+                break
+            ctx.transport.sleep(min(interval, remaining))
+        return PASSED, "held %gs, %d samples every %gs: %s" % (seconds, len(tracks[0].samples), interval,
+                                                              "; ".join(track.summary() for track in tracks))
+
+    @staticmethod
+    def one_sample(tracks):
+        breached = [track for track in tracks if track.streak]
+        shown = "; ".join("%s = %s%s threshold %s" % (track.name, track.last, " above the" if track.streak else ", within the",
+                                                      track.limit_text()) + ("; %s" % track.error if track.samples[-1] is None else "")
+                          for track in tracks)
+        return (FAILED if breached else PASSED), "check mode: one sample, the window is not held: " + shown
 
 
 @kind
@@ -674,7 +892,7 @@ def redact(text, secrets):
 
 
 def run_gate(gate, ctx):
-    """One gate's result {step, line, text, kind, status, detail, system, blocking}."""
+    """One gate's result {step, line, text, kind, status, detail, system, blocking} and what its kind adds (``values``)."""
     gate_kind = KINDS[text_of(gate["kind"])]
     system = gate_kind.system(gate, ctx)
     result = {"step": ctx.step, "line": text_of(gate["line"]), "text": text_of(gate.get("text")), "kind": gate_kind.name,
@@ -687,10 +905,11 @@ def run_gate(gate, ctx):
     else:
         ctx.wrote = False
         try:
-            status, detail = gate_kind.evaluate(gate, system, ctx)
+            status, detail, *added = gate_kind.evaluate(gate, system, ctx)  # a kind may add result keys: (status, detail, {...})
+            result.update(*added)
         except GateConfigError:
             raise
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:  # an answer of an unexpected shape
+        except SHAPE_ERRORS as e:
             status, detail = FAILED, "%s: could not read the answer (%s: %s)" % (result["system"], type(e).__name__, e)
     result.update(status=status, detail=redact(detail, secrets_of([system])), changed=ctx.wrote and status != FAILED)
     return result
@@ -734,9 +953,12 @@ def summary(step, results):
 
 
 RESULT_KEYS = ("step", "line", "text", "kind", "status", "detail", "system", "blocking")
+# Kept when a result has it: the values of a prometheus_baseline gate, which later prometheus_window gates compare to.
+RESULT_KEYS_IF_ANY = ("values",)
 
 
 def recorded(earlier, results):
     """runbook_gate_results after this run: the earlier results, then these (the report's shape)."""
     earlier = [dict(item) for item in earlier or [] if isinstance(item, dict)]
-    return earlier + [{key: result[key] for key in RESULT_KEYS} for result in results]
+    return earlier + [dict({key: result[key] for key in RESULT_KEYS}, **{key: result[key] for key in RESULT_KEYS_IF_ANY if key in result})
+                      for result in results]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -40,6 +41,11 @@ GATES = {
     "http_post": {"kind": "http", "service": "newrelic_events", "method": "POST", "body": [{"eventType": "x"}],
                   "expect_json": {"success": True}},
     "prometheus": {"query": "sum(errors)", "max": 0},
+    "prometheus_baseline": {"queries": [{"name": "p95_ms", "query": "p95", "max": 250},
+                                        {"name": "errors", "query": "sum(errors)", "max": 0, "empty_is_zero": True}]},
+    "prometheus_window": {"queries": [{"name": "p95_ms", "query": "p95", "max": 500, "baseline": "p95_ms", "max_ratio": 2},
+                                      {"name": "errors", "query": "sum(errors)", "max": 0, "empty_is_zero": True}],
+                          "seconds": 60, "interval": 5, "sustain": 3},
     "github_workflow": {"workflow": "contract.yml"},
     "slack": {"channel": "#war-room", "message": "starts now"},
     "jira": {"issue": "MIG-310", "comment": "signed off"},
@@ -51,13 +57,23 @@ GATES = {
 
 
 class FakeTransport(Transport):
-    """Answers by (method, url prefix); records every request."""
+    """Answers by (method, url prefix); records every request, prompt and note; sleeping moves its clock."""
 
     def __init__(self, answers=(), typed=None):
         self.answers = list(answers)
         self.requests = []
         self.typed = typed
         self.prompts = []
+        self.clock = NOW
+        self.sleeps = []
+        self.notes = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.clock += seconds
+
+    def note(self, text):
+        self.notes.append(text)
 
     def request(self, request):
         self.requests.append(request)
@@ -78,13 +94,13 @@ def gate_of(name, **extra):
     return gate
 
 
-def run(gate, answers=(), variables=None, check_mode=False, typed=None, systems=None):
+def run(gate, answers=(), variables=None, check_mode=False, typed=None, systems=None, transport=None):
     systems = SYSTEMS if systems is None else systems
-    transport = FakeTransport(answers, typed)
+    transport = transport or FakeTransport(answers, typed)
     merged = dict(systems, runbook=RUNBOOK, runbook_step_started_epoch=NOW - 60, runbook_gate_prompt=True,
                   change_request={"id": "MIG-CR-884", "approvals": ["Compliance", "Product Operations"]})
     merged.update(variables or {})
-    results = run_gates([gate], None, STEP, merged, check_mode, transport, now=lambda: NOW)
+    results = run_gates([gate], None, STEP, merged, check_mode, transport, now=lambda: transport.clock)
     assert len(results) == 1
     result = results[0]
     assert TOKEN not in json.dumps(results), result
@@ -109,6 +125,8 @@ def test_every_kind_is_tested():
     ("flag", "flag_service is not configured (needs url, project, token)"),
     ("http", "observability_api is not configured (needs url)"),
     ("prometheus", "prometheus is not configured (needs url)"),
+    ("prometheus_baseline", "prometheus is not configured (needs url)"),
+    ("prometheus_window", "prometheus is not configured (needs url)"),
     ("github_workflow", "github is not configured (needs repo, token)"),
     ("slack", "runbook_notify.slack is not configured (needs token)"),
     ("jira", "runbook_notify.jira is not configured (needs url, token)"),
@@ -211,6 +229,127 @@ def test_an_answer_of_an_unexpected_shape_fails_the_gate():
     answer = [("GET", "http://prom", 200, {"status": "success", "data": {"resultType": "vector", "result": [{"value": "x"}]}})]
     result = run(gate_of("prometheus"), answer)[0]
     assert_status(result, "failed", "prometheus: could not read the answer (")
+
+
+class SampledPrometheus(FakeTransport):
+    """Prometheus answering each query with its next value (the last one repeats); None is a 503, EMPTY no series."""
+
+    def __init__(self, series):
+        super().__init__()
+        self.series = {query: list(values) for query, values in series.items()}
+
+    def request(self, request):
+        self.requests.append(request)
+        values = self.series[parse_qs(urlsplit(request.url).query)["query"][0]]
+        value = values.pop(0) if len(values) > 1 else values[0]
+        if value is None:
+            return Answer(503, "", "HTTP 503")
+        result = [] if value == EMPTY else [{"metric": {}, "value": [self.clock, str(value)]}]
+        return Answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}), "OK")
+
+
+EMPTY = "no series"
+BASELINE = {"runbook_gate_results": [
+    {"kind": "prometheus_baseline", "values": {"p95_ms": 50.0}},
+    {"kind": "prometheus", "values": {"p95_ms": 1.0}},  # not a baseline
+    {"kind": "prometheus_baseline", "values": {"p95_ms": 100.0}},  # the newest
+    {"kind": "prometheus_baseline", "values": {"other": 7.0}},
+]}
+
+
+def window(**keys):
+    """The window gate of GATES at line 8.2 with ``keys`` changed (None: left out)."""
+    gate = dict(GATES["prometheus_window"], line="8.2", kind="prometheus_window", **keys)
+    return {key: value for key, value in gate.items() if value is not None}
+
+
+def watch(series, variables=None, check_mode=False, **keys):
+    transport = SampledPrometheus(series)
+    result = run(dict(window(**keys), text="monitor the window"), variables=variables, check_mode=check_mode, transport=transport)[0]
+    return result, transport
+
+
+def test_prometheus_baseline_records_every_value():
+    result, transport = run(gate_of("prometheus_baseline"), transport=SampledPrometheus({"p95": [120], "sum(errors)": [EMPTY]}))
+    assert_status(result, "passed", "baseline recorded: p95_ms = 120, errors = 0 (no series, counted as 0)")
+    assert result["values"] == {"p95_ms": 120.0, "errors": 0.0}
+    assert [r.url for r in transport.requests] == ["http://prom/api/v1/query?query=p95", "http://prom/api/v1/query?query=sum%28errors%29"]
+
+
+def test_prometheus_baseline_fails_on_max_errors_and_no_data():
+    result = run(gate_of("prometheus_baseline"), transport=SampledPrometheus({"p95": [300], "sum(errors)": [0]}))[0]
+    assert_status(result, "failed", "baseline not normal: p95_ms (p95) = 300, above the maximum 250")
+    assert result["values"] == {"p95_ms": 300.0, "errors": 0.0}
+    result = run(gate_of("prometheus_baseline"), transport=SampledPrometheus({"p95": [None], "sum(errors)": [0]}))[0]
+    assert_status(result, "failed", "p95_ms: query p95 failed: GET http://prom/api/v1/query?query=p95 answered 503")
+    assert result["values"] == {"errors": 0.0}
+    queries = [{"name": "tps", "query": "p95"}]  # no max: recorded, never judged
+    result = run(gate_of("prometheus_baseline", queries=queries), transport=SampledPrometheus({"p95": [EMPTY]}))[0]
+    assert_status(result, "failed", "tps: no data for p95")
+    result = run(gate_of("prometheus_baseline", queries=queries), transport=SampledPrometheus({"p95": [9000]}))[0]
+    assert_status(result, "passed", "tps = 9000")
+
+
+def test_prometheus_window_holds_the_whole_window():
+    result, transport = watch({"p95": [150], "sum(errors)": [EMPTY]}, BASELINE)
+    assert_status(result, "passed", "held 60s, 13 samples every 5s: p95_ms max 150, 0 breaching of 200 (the smaller of max 500 "
+                                    "and baseline 100 x 2); errors max 0, 0 breaching of 0")
+    assert transport.sleeps == [5] * 12 and transport.clock == NOW + 60
+    assert transport.notes[0] == "monitor 0/60s: p95_ms=150 errors=0" and transport.notes[-1].startswith("monitor 60/60s:")
+
+
+def test_prometheus_window_minutes_and_a_last_short_sleep():
+    result, transport = watch({"p95": [1], "sum(errors)": [0]}, seconds=None, minutes=0.2, interval=5)
+    assert_status(result, "passed", "held 12s, 4 samples")
+    assert transport.sleeps == [5, 5, 2]
+
+
+def test_prometheus_window_fails_at_once_on_a_sustained_absolute_breach():
+    result, transport = watch({"p95": [150], "sum(errors)": [0, 1, 2, 3, 0]}, BASELINE)
+    assert_status(result, "failed", "errors breached 3 samples in a row after 15s of the 60s window: last 1, 2, 3, threshold 0; "
+                                    "query sum(errors)")
+    assert len(transport.notes) == 4 and transport.clock == NOW + 15
+    assert transport.notes[-1] == "monitor 15/60s: p95_ms=150 errors=3 (3/3 over 0)"
+
+
+def test_prometheus_window_fails_on_the_ratio_over_the_baseline():
+    result = watch({"p95": [250], "sum(errors)": [0]}, BASELINE)[0]
+    assert_status(result, "failed", "p95_ms breached 3 samples in a row after 10s", "last 250, 250, 250, "
+                  "threshold 200 (the smaller of max 500 and baseline 100 x 2)")
+
+
+def test_prometheus_window_without_its_baseline_only_drops_the_ratio():
+    result = watch({"p95": [250], "sum(errors)": [0]})[0]
+    assert_status(result, "passed", "p95_ms max 250, 0 breaching of 500 (baseline p95_ms not recorded by a prometheus_baseline "
+                                    "gate: ratio off)")
+    zero = {"runbook_gate_results": [{"kind": "prometheus_baseline", "values": {"p95_ms": 0}}]}
+    result = watch({"p95": [250], "sum(errors)": [0]}, zero)[0]
+    assert_status(result, "passed", "0 breaching of 500 (baseline p95_ms = 0: ratio off)")
+
+
+def test_prometheus_window_a_spike_is_not_sustained():
+    result = watch({"p95": [150, 900, 150, 900, 900, 150], "sum(errors)": [0]}, BASELINE)[0]
+    assert_status(result, "passed", "p95_ms max 900, 3 breaching of 200")
+
+
+def test_prometheus_window_counts_an_error_as_a_breach():
+    result = watch({"p95": [None], "sum(errors)": [0]}, BASELINE, sustain=2)[0]
+    assert_status(result, "failed", "p95_ms breached 2 samples in a row after 5s", "last error, error",
+                  "last error: query p95 failed: GET http://prom/api/v1/query?query=p95 answered 503 (HTTP 503) (counted as a breach)")
+    result = watch({"p95": [100], "sum(errors)": [EMPTY]}, BASELINE, queries=[dict(GATES["prometheus_window"]["queries"][1],
+                                                                                empty_is_zero=False)])[0]
+    assert_status(result, "failed", "errors breached 3", "no data for sum(errors)")
+
+
+def test_prometheus_window_in_check_mode_takes_one_sample():
+    result, transport = watch({"p95": [150], "sum(errors)": [0]}, BASELINE, check_mode=True)
+    assert_status(result, "passed")
+    assert result["detail"] == ("check mode: one sample, the window is not held: p95_ms = 150, within the threshold 200 (the "
+                                "smaller of max 500 and baseline 100 x 2); errors = 0, within the threshold 0")
+    assert transport.sleeps == [] and len(transport.requests) == 2
+    result = watch({"p95": [None], "sum(errors)": [0]}, BASELINE, check_mode=True)[0]
+    assert_status(result, "failed", "check mode: one sample, the window is not held: p95_ms = error above the threshold 200",
+                  "query p95 failed")
 
 
 def test_github_dispatch_is_open_until_someone_checks_the_run():
@@ -364,6 +503,21 @@ def test_read_only_gates_run_in_check_mode():
     ({"line": "2.8", "kind": "prometheus", "max": 0}, "line 2.8 (prometheus): missing key 'query'"),
     ({"line": "2.8", "kind": "prometheus", "query": "up"}, "line 2.8 (prometheus): missing key 'max'"),
     ({"line": "2.8", "kind": "prometheus", "query": "up", "max": "lots"}, "max must be a number"),
+    ({"line": "8.1", "kind": "prometheus_baseline"}, "line 8.1 (prometheus_baseline): missing key 'queries'"),
+    ({"line": "8.1", "kind": "prometheus_baseline", "queries": [{"name": "a"}]}, "queries[0]: missing key 'query'"),
+    ({"line": "8.1", "kind": "prometheus_baseline", "queries": [{"name": "a", "query": "up", "max": "lots"}]}, "queries[0].max must be a number"),
+    ({"line": "8.2", "kind": "prometheus_window", "queries": [], "seconds": 60}, "line 8.2 (prometheus_window): missing key 'queries'"),
+    (window(queries=[{"query": "up", "max": 1}]), "queries[0]: missing key 'name'"),
+    (window(queries=[{"name": "a", "query": "up"}]), "queries[0]: missing key 'max'"),
+    (window(queries=[{"name": "a", "query": "up", "max": 1, "max_ratio": "double"}]), "queries[0].max_ratio must be a number, not 'double'"),
+    (window(queries=[{"name": "a", "query": "up", "max": 1}] * 2), "queries[1]: name 'a' is used twice"),
+    (window(seconds=None), "(prometheus_window): missing key 'seconds' (or 'minutes')"),
+    (window(seconds="1m"), "seconds must be a number, not '1m'"),
+    (window(seconds=None, minutes="x"), "minutes must be a number"),
+    (window(interval=0), "interval must be > 0"),
+    (window(interval="often"), "interval must be a number"),
+    (window(sustain=0), "sustain must be a whole number >= 1"),
+    (window(sustain="x"), "sustain must be a number"),
     ({"line": "1.3", "kind": "flag", "flag": "x", "environment": "production"}, "line 1.3 (flag): missing key 'expect_on'"),
     ({"line": "1.4", "kind": "http", "path": "/x"}, "line 1.4 (http): missing key 'service'"),
     ({"line": "1.5", "kind": "slack", "channel": "#x"}, "line 1.5 (slack): missing key 'message'"),
@@ -406,6 +560,14 @@ def test_summary_names_failed_blocking_gates_only():
                {"line": "7.7", "text": "no 5xx", "status": "failed", "detail": "x = 3, above the maximum 0", "blocking": True}]
     assert summary(STEP, results) == STEP + ': gate 7.7 "no 5xx" failed: x = 3, above the maximum 0'
     assert summary(STEP, results[:1]) == '7.9 FAILED (not blocking) "close PD": PagerDuty: boom'
+
+
+def test_recorded_keeps_the_values_of_a_baseline():
+    result = run(gate_of("prometheus_baseline"), transport=SampledPrometheus({"p95": [120], "sum(errors)": [3]}))[0]
+    assert result["status"] == "failed" and result["values"] == {"p95_ms": 120.0, "errors": 3.0}
+    facts = recorded([], [result])
+    assert facts[0]["values"] == {"p95_ms": 120.0, "errors": 3.0}
+    assert set(facts[0]) == {"step", "line", "text", "kind", "status", "detail", "system", "blocking", "values"}
 
 
 def test_recorded_appends_in_the_report_shape():

@@ -5,15 +5,12 @@
 
 from __future__ import annotations
 
-import base64
 import os
 
 from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-# The module reads these from the shipped files; anything else in the folder stays on the controller.
-SHIPPED_SUFFIX = ".sql"
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.migration_folder import read_folder
 
 
 class ActionModule(ActionBase):
@@ -41,29 +38,10 @@ class ActionModule(ActionBase):
                 folder = found if key == "migrations_dir" else os.path.dirname(found.rstrip("/"))
                 if key == "path" and os.path.isdir(found):  # layout directories: path is the migration's folder
                     folder = os.path.dirname(found.rstrip("/"))
-                args["_files"] = self._read_folder(folder)
+                args["_files"] = read_folder(folder)
         wrap_async = self._task.async_val and not self._connection.has_native_async
         result.update(self._execute_module(module_name=self.MODULE, module_args=args,
                                            task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
-
-    @staticmethod
-    def _read_folder(folder):
-        """The .sql files of a folder and of its direct subfolders (one migration per folder)."""
-        files = {}
-        for entry in sorted(os.listdir(folder)):
-            full = os.path.join(folder, entry)
-            if os.path.isdir(full):
-                for inner in sorted(os.listdir(full)):
-                    if inner.endswith(SHIPPED_SUFFIX) and os.path.isfile(os.path.join(full, inner)):
-                        files[entry + "/" + inner] = _encoded(os.path.join(full, inner))
-            elif entry.endswith(SHIPPED_SUFFIX):
-                files[entry] = _encoded(full)
-        return files
-
-
-def _encoded(path):
-    with open(path, "rb") as handle:
-        return to_text(base64.b64encode(handle.read()))

@@ -24,9 +24,9 @@ try:
 except ImportError:  # ansible-core < 2.21: facts come from the result's ansible_facts
     VariableLayer = None
 
-from ansible_collections.dbops.runbooks.plugins.action.migrate_apply import ActionModule as MigrateApplyAction
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import gates as gate_engine
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.gate_runtime import run_task_gates
+from ansible_collections.dbops.runbooks.plugins.plugin_utils.migration_folder import read_folder
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import delegated_host, report_entries
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_state import held_state
 from ansible_collections.dbops.runbooks.plugins.plugin_utils import steps as logic
@@ -293,7 +293,7 @@ class ActionModule(ActionBase):
         else:
             args["migrations_dir"] = folder
         args.update(self._database(), history_table=self.args.get("history_table") or self.runbook.get("history_table"),
-                    _files=MigrateApplyAction._read_folder(folder))
+                    _files=read_folder(folder))
         return args
 
     @contextlib.contextmanager

@@ -47,6 +47,17 @@ _NODE_PG_MARKER = {direction: re.compile(r"^\s*--[\s-]*%s\s+migration" % directi
                    for direction in ("up", "down")}
 
 
+def migration_files_argument_spec():
+    """Where the migrations are and how they are laid out (doc fragment `migration_files`)."""
+    return dict(
+        migrations_dir=dict(type="path"),
+        path=dict(type="path"),
+        layout=dict(type="str", default="flat", choices=list(LAYOUTS)),
+        remote_src=dict(type="bool", default=False),
+        _files=dict(type="dict"),  # set by the action plugin: {relative path: base64 content}
+    )
+
+
 def version_key(version):
     """Versions sort as numbers, digit group by digit group: 0007 < 2024_12_24_000100."""
     return tuple(int(part) for part in version.split("_"))

@@ -47,6 +47,7 @@ description:
     migrations stay in the playbook repository. With O(remote_src=true) they are read on the managed host.
 extends_documentation_fragment:
   - dbops.runbooks.connection
+  - dbops.runbooks.migration_files
   - dbops.runbooks.attributes
 attributes:
   check_mode:
@@ -79,35 +80,6 @@ options:
       - With O(state=forgotten), the version whose history row to remove (its file need not exist any more).
         Instead of O(path); with both, they must name the same migration.
     type: str
-  migrations_dir:
-    description:
-      - Directory holding the migrations, laid out as O(layout) says. Relative paths are looked up like
-        M(ansible.builtin.copy) looks up C(src) (the role's or playbook's C(files) folder, then the playbook folder).
-      - Exactly one of O(migrations_dir) and O(path) is required.
-    type: path
-  path:
-    description:
-      - One migration of a directory, like C(artisan migrate --path) - the C(.up.sql) file (V(flat)), the C(.sql)
-        file (V(sections)) or the migration's directory (V(directories)).
-    type: path
-  layout:
-    description:
-      - V(flat) - C(<version>_<name>.up.sql) and optional C(<version>_<name>.down.sql); an empty file is a valid
-        no-op. Dialect files C(<version>_<name>.<dialect>[.autocommit].(up|down).sql), the popx convention of Ory
-        Hydra, Kratos and Keto, are understood too. The engine's dialect file (see O(dialect)) replaces the generic
-        file of that version; files of other dialects (C(cockroach), C(sqlite3), the other engine, ...) are left
-        out and listed in RV(ignored_files); an unknown dialect word fails naming the file. C(.autocommit) runs
-        the file outside a transaction, like the C(-- dbops:no-transaction) marker.
-      - V(sections) - one C(<version>_<name>.sql) per migration holding a C(-- migrate:up) section and an
-        optional C(-- migrate:down) section.
-      - V(node_pg_migrate) - node-pg-migrate's SQL files, C(<timestamp>_<name>.sql), split at the
-        C(-- Up Migration) and C(-- Down Migration) comments, matched as node-pg-migrate matches them (any case,
-        any dashes and blanks after C(--)); a file without markers is all up. SQL before the first marker, or a
-        down marker without an up marker, fails naming the file. Its JavaScript migrations are not read.
-      - V(directories) - C(<version>_<name>/migration.sql) per migration (Prisma), up only.
-    type: str
-    default: flat
-    choices: [flat, sections, node_pg_migrate, directories]
   dialect:
     description:
       - With O(layout=flat), the dialect word of this engine's files. By default every alias of the engine counts
@@ -116,11 +88,6 @@ options:
         aliases' files out.
     type: str
     choices: [postgres, postgresql, pg, mysql, mariadb]
-  remote_src:
-    description:
-      - Read the migrations on the managed host instead of the controller.
-    type: bool
-    default: false
   target:
     description:
       - With O(state=applied) or O(state=baseline), the newest version to apply or record.
@@ -258,10 +225,6 @@ options:
       - A transaction open longer than this on a table a pending statement locks is a C(long-transaction) finding.
     type: int
     default: 60
-  _files:
-    description:
-      - Internal. The action plugin puts the files it read on the controller here; do not set it.
-    type: dict
 seealso:
   - module: dbops.runbooks.db_check
 author:
@@ -479,19 +442,17 @@ dbops_report:
 
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import DatabaseModule
 from ansible_collections.dbops.runbooks.plugins.module_utils.dbops_report import reported
+from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import migration_files_argument_spec
 from ansible_collections.dbops.runbooks.plugins.module_utils.migrations import run_migrate_apply
 
 
 def main():
     module = DatabaseModule(
         argument_spec=dict(
+            migration_files_argument_spec(),
             state=dict(type="str", default="applied", choices=["applied", "rolled_back", "baseline", "repair", "forgotten"]),
             version=dict(type="str"),
-            migrations_dir=dict(type="path"),
-            path=dict(type="path"),
-            layout=dict(type="str", default="flat", choices=["flat", "sections", "node_pg_migrate", "directories"]),
             dialect=dict(type="str", choices=["postgres", "postgresql", "pg", "mysql", "mariadb"]),
-            remote_src=dict(type="bool", default=False),
             target=dict(type="str"),
             steps=dict(type="int", default=1),
             batch=dict(type="str"),
@@ -515,7 +476,6 @@ def main():
             max_risk=dict(type="str", choices=["none", "low", "medium", "high"]),
             rehearse=dict(type="bool", default=False),
             long_transaction_seconds=dict(type="int", default=60),
-            _files=dict(type="dict"),  # set by the action plugin: {relative path: base64 content}
         ),
         required_one_of=[("migrations_dir", "path")],
         mutually_exclusive=[("migrations_dir", "path")],

@@ -30,6 +30,7 @@ description:
     are used to read table sizes and open transactions, which raise or lower risks and give time estimates.
 extends_documentation_fragment:
   - dbops.runbooks.connection
+  - dbops.runbooks.migration_files
   - dbops.runbooks.attributes
 attributes:
   check_mode:
@@ -41,26 +42,6 @@ attributes:
 requirements:
   - pglast (PostgreSQL) or sqlglot (MySQL/MariaDB) on the host that runs the module
 options:
-  migrations_dir:
-    description:
-      - Directory holding the migrations, laid out as O(layout) says; relative paths are looked up like
-        M(ansible.builtin.copy)'s C(src). Exactly one of O(migrations_dir) and O(path) is required.
-    type: path
-  path:
-    description:
-      - One migration of a directory (as for M(dbops.runbooks.migrate_apply)).
-    type: path
-  layout:
-    description:
-      - How the migrations are laid out, as for M(dbops.runbooks.migrate_apply).
-    type: str
-    default: flat
-    choices: [flat, sections, node_pg_migrate, directories]
-  remote_src:
-    description:
-      - Read the migrations on the managed host instead of the controller.
-    type: bool
-    default: false
   include_down:
     description:
       - Lint the down files too (they drop what the up files created, so expect C(drop) findings there).
@@ -81,10 +62,6 @@ options:
       - With O(catalog), a transaction open longer than this on a table a statement locks is a C(long-transaction) finding.
     type: int
     default: 60
-  _files:
-    description:
-      - Internal. The action plugin puts the files it read on the controller here; do not set it.
-    type: dict
 seealso:
   - module: dbops.runbooks.migrate_apply
 author:
@@ -150,21 +127,18 @@ rules:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dbops.runbooks.plugins.module_utils.database import connection_argument_spec
 from ansible_collections.dbops.runbooks.plugins.module_utils.edge import run_module
+from ansible_collections.dbops.runbooks.plugins.module_utils.migration_files import migration_files_argument_spec
 from ansible_collections.dbops.runbooks.plugins.module_utils.risk_lint import run_migrate_lint
 
 
 def main():
     spec = connection_argument_spec()
+    spec.update(migration_files_argument_spec())
     spec.update(
-        migrations_dir=dict(type="path"),
-        path=dict(type="path"),
-        layout=dict(type="str", default="flat", choices=["flat", "sections", "node_pg_migrate", "directories"]),
-        remote_src=dict(type="bool", default=False),
         include_down=dict(type="bool", default=False),
         max_risk=dict(type="str", choices=["none", "low", "medium", "high"]),
         catalog=dict(type="bool", default=False),
         long_transaction_seconds=dict(type="int", default=60),
-        _files=dict(type="dict"),
     )
     module = AnsibleModule(argument_spec=spec, required_one_of=[("migrations_dir", "path")],
                            mutually_exclusive=[("migrations_dir", "path")], supports_check_mode=True)

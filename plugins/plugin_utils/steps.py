@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 
 NOTHING_TO_ROLL_BACK = "nothing to roll back: this run did not change the database"
-CONFIRMED = ("yes", "y", "true", "1", "confirmed")
 
 
 class StepError(Exception):
@@ -150,8 +149,3 @@ def step_record(key, step, started_at, started_epoch, now_epoch, window_override
         failure=failure or unhandled or {},
         gates=[g for g in gates or [] if g.get("step") == key],
     )
-
-
-def confirmed(answer):
-    """Whether an operator's answer (survey or extra var) confirms."""
-    return str(answer).strip().lower() in CONFIRMED

@@ -39,7 +39,8 @@ description:
   - The kinds, their keys and their systems are in C(docs/communities_schema_v1.md), section Gates.
   - A C(prometheus_baseline) gate reads each of its C(queries) (each C(name), C(query), optional C(max) and
     C(empty_is_zero)) once; it fails when a value is above its C(max), a query fails or has no data. Its
-    result keeps C(values) (name to number) in C(runbook_gate_results), which persists across plays.
+    result has the key C(values) (name to number; in Jinja C(result['values'])), kept in
+    C(runbook_gate_results), which persists across plays.
   - A C(prometheus_window) gate samples its C(queries) (each C(name), C(query), C(max), optional C(empty_is_zero),
     C(baseline) and C(max_ratio)) every C(interval) seconds (default V(5)) for C(seconds) (or C(minutes)).
     A value breaches above C(max), or above the newest C(prometheus_baseline) value named C(baseline) times
@@ -153,10 +154,6 @@ gates:
     blocking:
       description: Whether a failure of the gate fails the step.
       type: bool
-    values:
-      description: The value read per query name (C(prometheus_baseline) only).
-      type: dict
-      returned: when the kind is C(prometheus_baseline)
   sample:
     - step: deploy-community-core-schema
       line: "2.8"

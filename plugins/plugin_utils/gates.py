@@ -452,6 +452,12 @@ class Track:
             self.name, sustain, elapsed, seconds, last, self.limit_text(), self.query,
             "; last error: %s" % self.error if self.error else "")
 
+    def verdict(self):
+        """``p95_ms = 150, within the threshold 200``, or the breach (with the error of a failed query)."""
+        if self.samples[-1] is None:
+            return "%s = error above the threshold %s; %s" % (self.name, self.limit_text(), self.error)
+        return "%s = %s%s threshold %s" % (self.name, self.last, " above the" if self.streak else ", within the", self.limit_text())
+
     def summary(self):
         numbers = [value for value in self.samples if value is not None]
         seen = "max %g" % max(numbers) if numbers else "no value"
@@ -509,16 +515,14 @@ class PrometheusWindowGate(GateKind):
             if remaining <= 0:
                 break
             ctx.transport.sleep(min(interval, remaining))
-        return PASSED, "held %gs, %d samples every %gs: %s" % (seconds, len(tracks[0].samples), interval,
-                                                              "; ".join(track.summary() for track in tracks))
+        summaries = "; ".join(track.summary() for track in tracks)
+        return PASSED, "held %gs, %d samples every %gs: %s" % (seconds, len(tracks[0].samples), interval, summaries)
 
     @staticmethod
     def one_sample(tracks):
-        breached = [track for track in tracks if track.streak]
-        shown = "; ".join("%s = %s%s threshold %s" % (track.name, track.last, " above the" if track.streak else ", within the",
-                                                      track.limit_text()) + ("; %s" % track.error if track.samples[-1] is None else "")
-                          for track in tracks)
-        return (FAILED if breached else PASSED), "check mode: one sample, the window is not held: " + shown
+        """The verdict of a single sample (check mode): failed when a query breached in it."""
+        status = FAILED if any(track.streak for track in tracks) else PASSED
+        return status, "check mode: one sample, the window is not held: " + "; ".join(track.verdict() for track in tracks)
 
 
 @kind

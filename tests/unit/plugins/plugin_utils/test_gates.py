@@ -336,8 +336,8 @@ def test_prometheus_window_counts_an_error_as_a_breach():
     result = watch({"p95": [None], "sum(errors)": [0]}, BASELINE, sustain=2)[0]
     assert_status(result, "failed", "p95_ms breached 2 samples in a row after 5s", "last error, error",
                   "last error: query p95 failed: GET http://prom/api/v1/query?query=p95 answered 503 (HTTP 503) (counted as a breach)")
-    result = watch({"p95": [100], "sum(errors)": [EMPTY]}, BASELINE, queries=[dict(GATES["prometheus_window"]["queries"][1],
-                                                                                empty_is_zero=False)])[0]
+    no_data = [dict(GATES["prometheus_window"]["queries"][1], empty_is_zero=False)]
+    result = watch({"p95": [100], "sum(errors)": [EMPTY]}, BASELINE, queries=no_data)[0]
     assert_status(result, "failed", "errors breached 3", "no data for sum(errors)")
 
 

@@ -81,6 +81,9 @@ class Catalog:
     def database_size(self, schema):
         raise NotImplementedError
 
+    def data_directory(self):
+        raise NotImplementedError
+
 
 class PostgresCatalog(Catalog):
     COLUMN_KEYS = ("name", "data_type", "udt_name", "full_type", "nullable", "default")
@@ -186,6 +189,9 @@ class PostgresCatalog(Catalog):
 
     def database_size(self, schema):
         return self.conn.query_value("SELECT pg_database_size(current_database())")
+
+    def data_directory(self):
+        return self.conn.query_value("SELECT current_setting('data_directory')")
 
 
 class MySQLCatalog(Catalog):
@@ -304,6 +310,9 @@ class MySQLCatalog(Catalog):
         return self.conn.query_value(
             "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = %s",
             (schema,))
+
+    def data_directory(self):
+        return self.conn.query_value("SELECT @@datadir")
 
 
 CATALOGS = {"postgres": PostgresCatalog, "mysql": MySQLCatalog}

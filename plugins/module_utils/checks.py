@@ -17,6 +17,7 @@ Every check asks the engine's `Catalog` (catalog.py), never SQL of its own, exce
 from __future__ import annotations
 
 import operator
+import os
 import time
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
@@ -354,6 +355,22 @@ def check_database_size(ctx, args):
     return bounds_outcome(size, args, "bytes", ("min", "max"), convert=human_to_bytes)
 
 
+def check_free_storage(ctx, args):
+    """Free space of the filesystem holding `path` (default: the server's data directory) on the host
+    the module runs on, which must be the database server (for RDS, rds_snapshot's headroom does this)."""
+    path = args.get("path") or ctx.catalog.data_directory()
+    try:
+        stat = os.statvfs(path)
+    except OSError as e:
+        raise CheckFailure("cannot read the filesystem of %s on this host (%s); run the check on the database "
+                           "server or give path" % (path, e.strerror or e))
+    pct = round(100.0 * stat.f_bavail / stat.f_blocks, 1) if stat.f_blocks else 0.0
+    free = stat.f_bavail * stat.f_frsize
+    ok = pct >= float(args["min_pct"])
+    return Outcome(ok, dict(path=path, free_pct=pct, free_bytes=free), dict(min_pct=args["min_pct"]),
+                   "%.1f%% free on the filesystem of %s%s" % (pct, path, "" if ok else ": below %s%%" % args["min_pct"]))
+
+
 def check_table_size(ctx, args):
     ctx.require_table(args)
     size = int(ctx.catalog.relation_size(ctx.schema_of(args), args["table"]) or 0)
@@ -395,6 +412,7 @@ CHECKS = {
     "connections": Check(check_connections, (), ("max_pct", "max_count"), shorthand="max_pct"),
     "database_size": Check(check_database_size, (), ("min", "max"), shorthand="max"),
     "table_size": Check(check_table_size, ("table",), ("min", "max")),
+    "free_storage": Check(check_free_storage, ("min_pct",), ("path",), shorthand="min_pct"),
 }
 CHECKS["extension_or_plugin"] = CHECKS["extension"]
 

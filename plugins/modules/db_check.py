@@ -68,6 +68,9 @@ options:
         (MySQL/MariaDB C(sys.innodb_lock_waits) and metadata lock waits); optional C(min_wait_seconds).
       - V(connections) [C(max_pct)] and/or C(max_count) - connections in use against C(max_connections).
       - V(database_size) [C(max)], C(min); V(table_size) - C(table), C(min), C(max).
+      - V(free_storage) [C(min_pct)], optional C(path) - free space, in percent, of the filesystem holding C(path)
+        (default the server's data directory), read on the host the module runs on; so run it on the database
+        server (for RDS use M(dbops.runbooks.rds_snapshot)'s O(dbops.runbooks.rds_snapshot#module:min_free_storage_pct)).
     type: list
     elements: dict
     required: true

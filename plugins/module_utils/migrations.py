@@ -383,12 +383,14 @@ class Migrator:
     def next_batch(self):
         return max([row["batch"] or 0 for row in self.rows.values()] + [0]) + 1
 
-    def apply(self, migrations, batch):
-        applied = []
+    def apply(self, migrations, batch, applied=None):
+        """Apply `migrations` in order; each one applied is appended to `applied` as soon as it is committed,
+        so a caller still has the list when a later one fails."""
+        applied = [] if applied is None else applied
         if self.params.get("transaction_mode") == "all" and self.conn.engine.transactional_ddl:
             with self.conn.transaction():
-                for migration in migrations:
-                    applied.append(self._run_statements(migration, batch, in_transaction=True))
+                done = [self._run_statements(migration, batch, in_transaction=True) for migration in migrations]
+            applied.extend(done)
             return applied
         for migration in migrations:
             self.lock_retries_used = 0
@@ -786,7 +788,10 @@ def act(migrator, params, result):
         migrator.history.audit("run", "started", migrator.actor, batch=result["batch"],
                                detail="applying " + ", ".join(m.version for m in todo))
         try:
-            result["applied"] = migrator.apply(todo, result["batch"])
+            migrator.apply(todo, result["batch"], result["applied"])
+        except DbopsError as e:  # a rescue rolls back what this run applied: say which batch, and what
+            e.details.update(batch=result["batch"], applied=result["applied"])
+            raise
         finally:
             result["terminated_sessions"] = migrator.terminated_sessions
             migrator.flush_audit()

@@ -307,7 +307,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 applied:
-  description: Migrations applied by this run, in order, with C(execution_ms), C(statements) and C(transaction).
+  description:
+    - Migrations applied by this run, in order, with C(execution_ms), C(statements) and C(transaction).
+    - When a migration fails, the ones this run applied before it (committed), so a C(rescue) can roll them back.
   returned: always
   type: list
   elements: dict
@@ -382,7 +384,9 @@ rehearsal:
   returned: when O(rehearse) and something is pending
   type: dict
 batch:
-  description: Batch number of this run (one run is one batch); null when nothing ran.
+  description:
+    - Batch number of this run (one run is one batch); null when nothing ran.
+    - Also returned when a migration fails, so a C(rescue) can roll back O(batch=<this batch>).
   returned: always
   type: int
 history:

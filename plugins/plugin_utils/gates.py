@@ -713,7 +713,8 @@ class JiraGate(NotifyGate):
 
 @kind
 class ChangeRequestGate(GateKind):
-    """``change_request.id`` is the runbook's and carries every ``runbook.required_approvals``."""
+    """``change_request.id`` is the runbook's and carries every ``runbook.required_approvals`` and at least
+    ``runbook.min_reviews`` distinct ``reviews``."""
 
     name = "change_request"
 
@@ -732,7 +733,12 @@ class ChangeRequestGate(GateKind):
         lacking = [name for name in required if name not in approvals]
         if lacking:
             return FAILED, "%s lacks approval from %s (approved by: %s)" % (given["id"], ", ".join(lacking), ", ".join(approvals) or "nobody")
-        return PASSED, "%s approved by %s" % (given["id"], ", ".join(required))
+        minimum = int(ctx.runbook.get("min_reviews") or 0)
+        reviews = unique(text_of(name).strip().lower() for name in given.get("reviews") or [] if text_of(name).strip())
+        if len(reviews) < minimum:
+            return FAILED, "%s has %d review(s); the runbook needs at least %d" % (given["id"], len(reviews), minimum)
+        return PASSED, "%s approved by %s%s" % (given["id"], ", ".join(required),
+                                                 ", reviewed by %d" % len(reviews) if minimum else "")
 
 
 @kind

@@ -48,7 +48,8 @@ def rollback_scenario(failed_step, applied=(), irreversible=(), integrity_failed
     plan = dict(SCENARIOS[scenario], scenario=scenario, why=why, applied=applied)
     if scenario == "S3" and not restore_point:
         plan.update(restore=False, down=not unsafe, why=why + "; no restore point was taken in this run")
-    if plan["down"] and not applied:
+    # A failed migration leaves a failed history row of this run's batch to clear, even when nothing was applied.
+    if plan["down"] and not applied and failed_step != "migrate":
         plan["down"] = False
     return plan
 
@@ -104,7 +105,7 @@ def row_count_checks(tables, exact=True, skip_prefix="dbops_"):
     (history, audit, checkpoints: `skip_prefix`) change during a run and are left out."""
     checks = []
     for entry in tables or []:
-        schema, _, table = str(entry["table"]).rpartition(".")
+        schema, dot, table = str(entry["table"]).rpartition(".")
         if table.startswith(skip_prefix):
             continue
         args = {"table": table, "equal" if exact else "min": int(entry["rows"])}

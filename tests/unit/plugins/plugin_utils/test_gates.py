@@ -428,6 +428,16 @@ def test_change_request():
     assert_status(result, "failed", "no change_request given")
 
 
+def test_change_request_counts_distinct_reviews():
+    runbook = dict(RUNBOOK, min_reviews=2)
+    given = {"id": "MIG-CR-884", "approvals": ["Compliance", "Product Operations"], "reviews": ["Ann", "ann "]}
+    result = run(gate_of("change_request"), variables={"runbook": runbook, "change_request": given})[0]
+    assert_status(result, "failed", "MIG-CR-884 has 1 review(s); the runbook needs at least 2")
+    given["reviews"].append("Bo")
+    result = run(gate_of("change_request"), variables={"runbook": runbook, "change_request": given})[0]
+    assert_status(result, "passed", "approved by Compliance, Product Operations, reviewed by 2")
+
+
 def test_timing_warns_past_its_limit():
     result = run(gate_of("timing"))[0]
     assert_status(result, "passed", "step running for 60.0s, within the expected 300s")

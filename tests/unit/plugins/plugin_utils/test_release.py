@@ -11,7 +11,8 @@ from ansible_collections.dbops.runbooks.plugins.plugin_utils import release
 
 @pytest.mark.parametrize("step, kwargs, scenario, down, restore", [
     ("migrate", dict(applied=["1"]), "S1", True, False),
-    ("migrate", dict(applied=[]), "S1", False, False),
+    ("migrate", dict(applied=[]), "S1", True, False),  # the failed row of this run's batch is cleared
+    ("verify", dict(applied=[]), "S2", False, False),
     ("verify", dict(applied=["1", "2"]), "S2", True, False),
     ("monitor", dict(applied=["1"]), "S2", True, False),
     ("verify", dict(applied=["1"], integrity_failed=True, restore_point="b.pgdump"), "S3", False, True),

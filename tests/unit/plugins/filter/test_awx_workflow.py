@@ -19,6 +19,9 @@ AWX = os.path.join(ROOT, "playbooks", "awx")
 AWX_VARS = yaml.safe_load(open(os.path.join(AWX, "vars", "awx.yml")))
 RUNBOOKS = AWX_VARS["awx_runbooks"]
 QUESTION_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+PERSON_GATES = ("confirm", "change_request")
+# The lines where each runbook asks a person (an approval node in its workflow).
+PERSON_LINES = {"communities_schema_v1": {"1.5", "2.2", "7.8"}, "production_migration": {"1.1", "1.3"}}
 
 
 def read(path):
@@ -31,8 +34,30 @@ def loaded(runbook):
             read(runbook["extra_vars"]), yaml.safe_load(read(runbook["extra_vars"])))
 
 
+def gates_of(data, kinds):
+    return [gate for gates in data["runbook_gates"].values() for gate in gates if gate["kind"] in kinds]
+
+
 def confirm_gates(data):
-    return [gate for gates in data["runbook_gates"].values() for gate in gates if gate["kind"] == "confirm"]
+    return gates_of(data, ("confirm",))
+
+
+def confirm_questions(runbook):
+    survey, data = loaded(runbook)[:2]
+    confirms = {gate["variable"] for gate in confirm_gates(data)}
+    return [q for q in survey["spec"] if q["variable"] in confirms]
+
+
+def runbook_vars_files():
+    """playbooks/vars files that define a runbook (its steps and gates), by runbook key."""
+    found = {}
+    folder = os.path.join(ROOT, "playbooks", "vars")
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name)) as f:
+            data = yaml.safe_load(f) or {}
+        if "runbook" in data and "runbook_gates" in data:
+            found[data["runbook"]["key"]] = os.path.join("..", "vars", name)
+    return found
 
 
 def collection_text():
@@ -73,7 +98,7 @@ def test_every_survey_variable_is_read_by_the_runbook(runbook):
     for question in survey["spec"]:
         variable = question["variable"]
         # Read by a confirm gate, or turned by the template's extra vars into what the runbook reads.
-        assert variable in confirms or re.search(r"\{\{\s*%s\s*\}\}" % variable, extra_text), variable
+        assert variable in confirms or re.search(r"\{\{\s*%s\b" % variable, extra_text), variable
     for name in extra_vars:
         assert re.search(r"\b%s\b" % name, text), "the runbook does not read %s" % name
 
@@ -97,7 +122,10 @@ def test_every_confirmation_is_in_the_survey_with_the_gate_answers(runbook):
 def test_change_request_fields_match_the_runbook(runbook):
     survey, data, _text, extra_vars = loaded(runbook)
     questions = {q["variable"]: q for q in survey["spec"]}
-    assert set(extra_vars["change_request"]) == {"id", "approvals"}
+    # The gate reads id and approvals; every field is built from a survey answer.
+    assert {"id", "approvals"} <= set(extra_vars["change_request"])
+    for field, value in extra_vars["change_request"].items():
+        assert any(re.search(r"\{\{\s*%s\b" % variable, value) for variable in questions), field
     assert questions["change_request_id"]["default"] == data["runbook"]["change_request"]
     approvals = questions["change_request_approvals"]
     assert approvals["type"] == "multiselect"
@@ -122,8 +150,8 @@ def test_workflow_has_one_node_per_step_and_approvals_where_a_person_is_asked(ru
     assert all(node["related"]["failure_nodes"] == [{"identifier": "rolled-back"}] for node in jobs)
     # Each person gate is an approval node whose success leads (through any other approvals) to its step.
     person = [(step, gate) for step, gates in data["runbook_gates"].items() for gate in gates
-              if gate["kind"] in ("confirm", "change_request")]
-    assert {g["line"] for _s, g in person} >= {"1.5", "2.2", "7.8"}
+              if gate["kind"] in PERSON_GATES]
+    assert {g["line"] for _s, g in person} == PERSON_LINES[runbook["key"]]
     for step, gate in person:
         node = by_id["approve-%s-%s" % (gate["line"], gate["kind"])]
         assert node["unified_job_template"]["type"] == "workflow_approval"
@@ -152,3 +180,19 @@ def test_steps_without_numbers_are_one_clear_error():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="runbook.steps must map step keys"):
         awx_workflow_nodes({"key": "x", "steps": {"a": {}}}, {}, "x run", "Default")
+
+
+def test_every_runbook_has_its_awx_objects():
+    files = runbook_vars_files()
+    assert sorted(r["key"] for r in RUNBOOKS) == sorted(files) == sorted(PERSON_LINES)
+    for runbook in RUNBOOKS:
+        assert runbook["data"] == files[runbook["key"]]
+        assert os.path.isfile(os.path.join(ROOT, runbook["playbook"])), runbook["playbook"]
+
+
+def test_confirmations_are_asked_the_same_way_in_every_survey():
+    def asked(question):
+        return question["type"], question["choices"], question["required"], question["default"]
+    questions = [q for runbook in RUNBOOKS for q in confirm_questions(runbook)]
+    assert len(questions) >= len(RUNBOOKS)
+    assert len({json.dumps(asked(q)) for q in questions}) == 1, [asked(q) for q in questions]

@@ -1,4 +1,4 @@
-# dbops.runbooks: `make demo` runs the flagship runbook against the local stack, `make test` runs
+# dbops.runbooks: `make demo` runs both runbooks against the local stack, `make test` runs
 # every test. Both work on a fresh Debian machine; run as root, the stack installs its packages.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: help venv stack stack-down collection demo test sanity units integration lint changelog docs bench clean
 
 help:
-	@echo "make demo   run the communities_schema_v1 runbook against the local stack"
+	@echo "make demo   run both runbooks (communities_schema_v1, production_migration) against the local stack"
 	@echo "make test   sanity, lint, unit and integration tests against the local stack"
 	@echo "make stack | stack-down | lint | sanity | units | integration | changelog | docs | clean"
 

@@ -105,7 +105,8 @@ def row_count_checks(tables, exact=True, skip_prefix="dbops_"):
     (history, audit, checkpoints: `skip_prefix`) change during a run and are left out."""
     checks = []
     for entry in tables or []:
-        schema, dot, table = str(entry["table"]).rpartition(".")
+        parts = str(entry["table"]).rsplit(".", 1)
+        schema, table = parts if len(parts) == 2 else ("", parts[0])
         if table.startswith(skip_prefix):
             continue
         args = {"table": table, "equal" if exact else "min": int(entry["rows"])}

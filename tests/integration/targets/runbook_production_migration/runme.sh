@@ -43,6 +43,17 @@ deployments() {
   echo "etl-worker=$(ops $API/ops/deployments/etl-worker/replicas | python -c 'import json,sys; print(json.load(sys.stdin)["replicas"])')"
   echo "maintenance=$(ops $API/ops/deployments/api/env | python -c 'import json,sys; print(json.load(sys.stdin)["maintenance"])')"
 }
+# Wait until Prometheus no longer sees errors of an earlier test in the 30 s rates the baseline reads.
+quiet_baseline() {
+  local query='sum(rate(starforge_http_requests_total{code=~"5..",code!="503"}[30s]))' value
+  for _ in $(seq 90); do
+    value=$(curl -fs http://127.0.0.1:59090/api/v1/query --data-urlencode "query=$query" \
+      | python -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+    python -c "import sys; sys.exit(0 if float('$value') == 0 else 1)" && return 0
+    sleep 1
+  done
+  fail "Prometheus still sees 5xx responses: $value/s"
+}
 healthy() { curl -fs "$API/health" | grep -q '"database": "connected"' || fail "$1: /health is not 200 with the database connected"; }
 fresh_schema() {
   psql_sf -c "SET client_min_messages = warning" -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public"
@@ -79,6 +90,8 @@ expect_rollback() {
 }
 
 echo "== --check on a fresh database writes nothing: no table, no backup file, no toggle"
+ops -X PUT -d '{"error_rate": 0, "latency_ms": 0}' $API/ops/faults >/dev/null
+quiet_baseline
 fresh_schema
 deployments >"$WORK/deployments.start"
 runbook --check --diff >"$WORK/check.log" 2>&1 || { tail -n 40 "$WORK/check.log"; fail "--check failed"; }
@@ -144,8 +157,7 @@ state | diff -u "$WORK/s2-monitor.before" - >/dev/null || fail "s2-monitor: stat
 deployments | diff -u "$WORK/s2-monitor.deployments" - || fail "s2-monitor: deployments not as before"
 healthy s2-monitor
 echo "s2-monitor: $(grep -Eo 'error_rate[^;"]*(above|over)[^;"]*' "$WORK/s2-monitor.log" | head -n 1 | cut -c1-160), S2 rollback, state as before"
-# The next run's baseline must not see this window's errors (its rates look back 30 s).
-sleep 32
+quiet_baseline
 
 echo "== S3: data corruption (a migration deletes rows): the backup restored"
 app_copy
@@ -156,17 +168,17 @@ grep -q "restored .* into starforge" "$WORK/s3.log" || fail "S3: the restore is 
 echo "== bad inputs fail with one line before any change"
 bad_input() {  # name, expected text, ansible-playbook arguments
   local name=$1 expect=$2; shift 2
-  local backups; backups=$(ls "$WORK/backups" | wc -l)
+  local backups; backups=$(find "$WORK/backups" -type f | wc -l)
   state >"$WORK/$name.before"
   if runbook "$@" >"$WORK/$name.log" 2>&1; then fail "$name: the run passed"; fi
   grep -q "preflight failed at .*$expect" "$WORK/$name.log" || { grep -E '"msg": ".*failed at' "$WORK/$name.log" | tail -n 1; fail "$name: no preflight failure with '$expect'"; }
-  [ "$(ls "$WORK/backups" | wc -l)" = "$backups" ] || fail "$name: a backup was taken"
+  [ "$(find "$WORK/backups" -type f | wc -l)" = "$backups" ] || fail "$name: a backup was taken"
   state | diff -q "$WORK/$name.before" - >/dev/null || fail "$name: the database changed"
   echo "$name: $(grep -Eo "preflight failed at [^;]*;[^;]*" "$WORK/$name.log" | tail -n 1 | cut -c1-220)"
 }
 app_copy && rm "$WORK/app/migration-metadata/$RELEASE.yml"
 bad_input missing-metadata "no metadata for pending migration" -e "starforge_app_dir=$WORK/app"
-app_copy && sed -i 's/dependencies: \[/dependencies: [1764000000000_no_such_migration, /' "$WORK/app/migration-metadata/$RELEASE.yml"
+app_copy && sed -i 's/^  dependencies:$/&\n    - "1764000000000_no_such_migration"/' "$WORK/app/migration-metadata/$RELEASE.yml"
 bad_input unknown-dependency "1764000000000_no_such_migration" -e "starforge_app_dir=$WORK/app"
 app_copy && sed -i '/-- Down Migration/,$d' "$WORK/app/migrations/$RELEASE.sql"
 bad_input reversible-without-down "marked reversible but has no down section" -e "starforge_app_dir=$WORK/app"

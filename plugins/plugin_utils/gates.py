@@ -737,8 +737,8 @@ class ChangeRequestGate(GateKind):
         reviews = unique(text_of(name).strip().lower() for name in given.get("reviews") or [] if text_of(name).strip())
         if len(reviews) < minimum:
             return FAILED, "%s has %d review(s); the runbook needs at least %d" % (given["id"], len(reviews), minimum)
-        return PASSED, "%s approved by %s%s" % (given["id"], ", ".join(required),
-                                                 ", reviewed by %d" % len(reviews) if minimum else "")
+        reviewed = ", reviewed by %d" % len(reviews) if minimum else ""
+        return PASSED, "%s approved by %s%s" % (given["id"], ", ".join(required), reviewed)
 
 
 @kind

@@ -253,7 +253,7 @@ class ActionModule(ActionBase):
         hostvars = self.vars.get("hostvars") or {}
         for result in self.args.get("results") or []:
             for entry, source in report_entries(result if isinstance(result, dict) else {}):
-                target = delegated_host(source) or me
+                target = delegated_host(source, hostvars) or me
                 groups = list((hostvars.get(target) or {}).get("group_names") or []) if target else []
                 entries.append(dict(entry, step=self.key, target=target, target_groups=groups))
         return entries

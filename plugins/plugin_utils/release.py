@@ -56,13 +56,15 @@ def rollback_scenario(failed_step, applied=(), irreversible=(), integrity_failed
 
 def deployments_before(before, results):
     """The deployments' state before the run: `before` (the fact so far) plus what the maintenance_mode loop
-    `results` found, for deployments not recorded yet (a rollback's re-stop never overwrites the first reading).
+    `results` found, also by a toggle that then failed, for deployments not recorded yet (a rollback's re-stop
+    never overwrites the first reading).
 
     Each loop item's `deployment` (its loop_var) names it; it gets `maintenance` (previous_state) or `replicas`.
     """
     state = {name: dict(value) for name, value in (before or {}).items()}
     for item in (results or {}).get("results", []) or []:
-        if not ran(item) or failed(item) or "deployment" not in item:
+        # A toggle that failed still reports what it found first; without a reading the deployment is left out.
+        if not ran(item) or "deployment" not in item or (item.get("previous_replicas") is None and not item.get("previous_state")):
             continue
         entry = state.setdefault(item["deployment"], {})
         key = "replicas" if item.get("previous_replicas") is not None else "maintenance"
@@ -126,7 +128,10 @@ def rollback_words(plan, results):
     if ran(restore) and restore.get("matches") is False:
         restore = dict(restore, failed=True, msg="the restored tables differ from the backup's manifest")
         results = dict(results, restore=restore)
-    broken = [name for name in ("stop", "down", "restore", "status", "resume", "health") if failed(results.get(name))]
+    if failed(results.get("stop")):
+        parts.append("rollback NOT run: %s, so the database is as the failure left it; stop the traffic and roll back"
+                     " by hand" % results["stop"].get("msg", "the traffic could not be stopped"))
+    broken = [name for name in ("down", "restore", "status", "resume", "health") if failed(results.get(name))]
     if ran(down) and not failed(down):
         versions = [entry["version"] for entry in down.get("rolled_back", [])]
         parts.append("rolled back by down migrations of %s, newest first" % (", ".join(versions) or "nothing"))

@@ -106,9 +106,14 @@ def report_entries(result):
     return found
 
 
-def delegated_host(result):
+def delegated_host(result, hosts=()):
+    """The host a delegated task result ran on: Ansible's delegated vars (live results), else, for a registered
+    loop item (which has none), its loop variable when that names one of the inventory `hosts`."""
     delegated = result.get("_ansible_delegated_vars")
-    return delegated.get("ansible_delegated_host") if isinstance(delegated, dict) else None
+    if isinstance(delegated, dict):
+        return delegated.get("ansible_delegated_host")
+    item = result.get(result.get("ansible_loop_var") or "item")
+    return item if isinstance(item, str) and item in hosts else None
 
 
 def short_action(action):

@@ -16,18 +16,21 @@ GROUP_ROLES = {
     "queue_workers": ("queue worker", "queue", {"enabled": "paused", "disabled": "running"}),
 }
 PLAIN_ROLE = ("host", "maintenance", {"enabled": "enabled", "disabled": "disabled"})
+# A toggle that scales (maintenance_mode reports replicas): enabled is scaled to 0.
+REPLICAS_WORDS = {"enabled": "scaled to 0", "disabled": "running"}
 NOT_DONE = ("failed", "rolled_back")
 
 
 def toggle_role(target_groups):
-    """(noun, subject, words) of a toggle on a host of `target_groups`: a known group first, else the
-    first group named in the singular ("web_nodes" -> "web node"), else "host"."""
+    """(noun, subject, words) of a toggle on a host of `target_groups`: a known group first, else the first
+    group named in the plural, as a singular ("web_nodes" -> "web node"; a role beats a parent group such
+    as "starforge"), else the first group, else "host"."""
     groups = [str(group) for group in target_groups or [] if group not in ("all", "ungrouped")]
     for group in groups:
         if group in GROUP_ROLES:
             return GROUP_ROLES[group]
     if groups:
-        noun = groups[0].replace("_", " ")
+        noun = next((group for group in groups if group.endswith("s")), groups[0]).replace("_", " ")
         return (noun[:-1] if noun.endswith("s") else noun,) + PLAIN_ROLE[1:]
     return PLAIN_ROLE
 
@@ -72,8 +75,9 @@ def held_state(entries, steps, runbook_steps=None, restore_point=None):
       or failed entry changed nothing); migrate_apply `applied` and `rolled_back` (lists of dicts with
       `version`, `name`); maintenance_mode `state`, `previous_state` and, added by the caller, `target`
       (the host the toggle ran on, the delegated host) and `target_groups` (that host's inventory groups,
-      which name it: app_servers -> app server, queue_workers -> queue worker with paused/running);
-      db_backup `state` present and `backup_file`; rds_snapshot `state` present or fresh and `snapshot_id`.
+      which name it: app_servers -> app server, queue_workers -> queue worker with paused/running; a toggle
+      that reports `replicas` is shown as scaled to 0 / running);
+      db_backup `state` present and `backup_file`, or `state` restored, `database` and `backup_file`; rds_snapshot `state` present or fresh and `snapshot_id`.
       Other kinds and keys are ignored.
     steps: step records in run order, dicts with `key` and optionally `number` and `status` (ok,
       rolled_back, failed, skipped, not run), as the runbook_step role's runbook_step_results holds them.
@@ -86,7 +90,7 @@ def held_state(entries, steps, runbook_steps=None, restore_point=None):
     label, subject, state, shown)] (last state per target and subject), restore_point=dict(kind, id) or
     None, resume=dict(key, number, status, tags) or None, lines=[one sentence each]).
     """
-    applied, rolled_back, toggles, point = [], [], {}, None
+    applied, rolled_back, toggles, point, restored = [], [], {}, None, None
     for entry in entries or []:
         if not isinstance(entry, dict):
             continue
@@ -100,10 +104,14 @@ def held_state(entries, steps, runbook_steps=None, restore_point=None):
                 rolled_back.append(name)
         elif kind == "maintenance_mode" and toggle_held(entry):
             noun, subject, words = toggle_role(entry.get("target_groups"))
+            if entry.get("replicas") is not None or entry.get("previous_replicas") is not None:
+                subject, words = "replicas", REPLICAS_WORDS
             state = toggle_held(entry)
             target = entry.get("target") or entry.get("host") or "?"
             toggles[(target, subject)] = dict(target=target, label="%s %s" % (noun, target), subject=subject,
                                               state=state, shown=words.get(state, state))
+        elif kind == "db_backup" and entry.get("state") == "restored" and wrote:
+            restored = entry
         elif kind == "db_backup" and entry.get("state", "present") == "present" and entry.get("backup_file"):
             if not entry.get("failed") and not (entry.get("check_mode") and entry.get("changed")):
                 point = dict(kind="backup", id=entry["backup_file"])
@@ -130,6 +138,9 @@ def held_state(entries, steps, runbook_steps=None, restore_point=None):
             ", ".join(applied) or "none", ", ".join(rolled_back) or "none"))
     else:
         lines.append("Migrations: this run applied and rolled back none")
+    if restored:
+        lines.append("Database %s restored from %s: what this run applied is undone" % (
+            restored.get("database", "?"), restored.get("backup_file", "the backup")))
     for toggle in toggles.values():
         lines.append("%s: %s %s" % (toggle["label"], toggle["subject"], toggle["shown"]))
     lines.append("Restore point: %s %s" % (point["kind"], point["id"]) if point else "Restore point: none seen in this run")

@@ -74,6 +74,14 @@ def test_rollback_words_name_the_scenario_and_what_failed():
     restored = release.rollback_words(release.rollback_scenario("verify", ["9"], integrity_failed=True, restore_point="b"),
                                       {"restore": {"backup_file": "b", "database": "sf", "matches": False}})
     assert "rollback FAILED at restore: the restored tables differ" in restored
+    unstopped = release.rollback_words(plan, {"stop": {"failed": True, "msg": "the API did not answer"}})
+    assert "rollback NOT run: the API did not answer, so the database is as the failure left it" in unstopped
+
+
+def test_deployments_before_takes_the_reading_of_a_toggle_that_failed():
+    results = {"results": [{"deployment": "api", "previous_state": "disabled", "failed": True},
+                           {"deployment": "worker", "failed": True, "msg": "no answer"}]}
+    assert release.deployments_before({}, results) == {"api": {"maintenance": "disabled"}}
 
 
 def test_release_timing_measures_the_downtime_between_stop_and_resume():

@@ -5,7 +5,7 @@ import datetime
 import json
 
 from ansible_collections.dbops.runbooks.plugins.plugin_utils.run_report import (
-    RunReport, cell, parse_downtime, render_json, render_markdown, report_basename)
+    RunReport, cell, delegated_host, parse_downtime, render_json, render_markdown, report_basename)
 
 UTC = datetime.timezone.utc
 STARTED = datetime.datetime(2024, 12, 24, 9, 58, 12, tzinfo=UTC)
@@ -388,3 +388,9 @@ def test_risk_findings_of_the_plan_are_in_their_step():
     step = report.as_dict()["steps"][1]
     assert [f["rule"] for f in step["risk_findings"]] == ["my-add-index"]
     assert "| 0002_x.up.sql:4 | my-add-index | **high** | metadata lock | 0.1 s |" in render_markdown(report.as_dict())
+
+
+def test_delegated_host_of_a_registered_loop_item_is_its_host_loop_variable():
+    assert delegated_host({"_ansible_delegated_vars": {"ansible_delegated_host": "app-1"}}) == "app-1"
+    assert delegated_host({"ansible_loop_var": "deployment", "deployment": "sf-api"}, ["sf-api"]) == "sf-api"
+    assert delegated_host({"ansible_loop_var": "item", "item": "not-a-host"}, ["sf-api"]) is None

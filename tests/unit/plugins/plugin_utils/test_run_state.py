@@ -76,3 +76,19 @@ def test_the_filter():
         "apply-feed-indexes-and-partitions,deploy-supporting-tables")
     with pytest.raises(AnsibleFilterError, match="expects a list of dbops_report dicts"):
         held("nope")
+
+
+def test_scaled_deployments_and_a_restore_are_named():
+    entries = [
+        {"kind": "migrate_apply", "applied": [FEED], "check_mode": False},
+        {"kind": "maintenance_mode", "state": "disabled", "previous_state": "enabled", "check_mode": False,
+         "target": "sf-api", "target_groups": ["starforge", "starforge_deployments"]},
+        {"kind": "maintenance_mode", "state": "enabled", "previous_state": "disabled", "previous_replicas": 2,
+         "replicas": 0, "check_mode": False, "target": "sf-api", "target_groups": ["starforge", "starforge_deployments"]},
+        {"kind": "db_backup", "state": "restored", "database": "starforge", "backup_file": "/b/pre.pgdump",
+         "check_mode": False},
+    ]
+    lines = held_state(entries, [])["lines"]
+    assert "starforge deployment sf-api: maintenance disabled" in lines
+    assert "starforge deployment sf-api: replicas scaled to 0" in lines
+    assert "Database starforge restored from /b/pre.pgdump: what this run applied is undone" in lines

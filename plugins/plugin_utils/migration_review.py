@@ -17,6 +17,8 @@ from ansible_collections.dbops.runbooks.plugins.module_utils.database import Dbo
 from ansible_collections.dbops.runbooks.plugins.module_utils.durations import format_duration, parse_duration
 
 RISK_LEVELS = ("low", "medium", "high", "critical")
+# The db_backfill options a migration's `backfill` may give (step 5 runs it after the migrations, traffic flowing).
+BACKFILL_OPTIONS = ("table", "schema", "key", "set", "statement", "where", "batch_size", "pause", "max_runtime")
 BOOLEAN_FIELDS = ("requires_downtime", "rollback_available")
 SLOW_RATIO = 2.0  # an actual time over this many times the estimate gets a warning
 _UNIT_WORDS = re.compile(r"(\d+)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.IGNORECASE)
@@ -74,7 +76,23 @@ def field_errors(stem, fields, down, min_reviewers):
         errors.append(("rollback_available", "marked reversible but has no down section"))
     if not isinstance(fields.get("dependencies") or [], list):
         errors.append(("dependencies", "%r is not a list of migration stems" % fields.get("dependencies")))
+    errors.extend(backfill_errors(fields.get("backfill")))
     return errors
+
+
+def backfill_errors(backfill):
+    """Problems of an optional `backfill` (db_backfill's table, where, and set or statement), each as (key, text)."""
+    if backfill is None:
+        return []
+    if not isinstance(backfill, dict):
+        return [("backfill", "%r is not a mapping of db_backfill options" % (backfill,))]
+    missing = [key for key in ("table", "where") if not backfill.get(key)]
+    if not (backfill.get("set") or backfill.get("statement")):
+        missing.append("set or statement")
+    unknown = sorted(set(backfill) - set(BACKFILL_OPTIONS))
+    return ([("backfill", "missing %s" % ", ".join(missing))] if missing else []) + \
+        ([("backfill", "unknown option(s) %s (known: %s)" % (", ".join(unknown), ", ".join(BACKFILL_OPTIONS)))]
+         if unknown else [])
 
 
 def dependency_errors(position, fields, plan_versions, applied):
@@ -104,6 +122,7 @@ def summary(entry, fields):
                 rollback_available=fields.get("rollback_available"),
                 reversible=down and fields.get("rollback_available") is True,
                 reviewers=len(reviewers(fields)),
+                backfill=fields.get("backfill") if isinstance(fields.get("backfill"), dict) else None,
                 dependencies=list(dependencies) if isinstance(dependencies, list) else [])
 
 

@@ -16,16 +16,61 @@ import time
 
 import ansible_runner
 import ansible_runner.interface
+import psycopg
 import pymysql
 import yaml
 
-# One entry per runbook; the PostgreSQL runbook (production_migration) is one more entry.
+PASSWORD = "dbops-local-stack"
+
+
+def academy_vars(args):
+    """What the inventory and the credentials give a communities_schema_v1 job on this stack: its own
+    MariaDB database and demo app."""
+    return dict(
+        db_connection=dict(engine="mysql", login_host="127.0.0.1", login_port=53306, login_user="dbops",
+                           login_password=PASSWORD, login_db=args.db, connect_timeout=3),
+        academy_api=dict(url=args.app_url, token="academy-local-api-token"),
+        academy_ops_api=args.app_url + "/api/v1/ops",
+        laravel_app=dict(base_path=args.app_base, down=dict(retry=60, except_paths=["api/v1/communities/categories"])),
+    )
+
+
+def starforge_vars(args):
+    """The same for a production_migration job: the stack's StarForge app and its database (the target
+    runbook_production_migration starts from an empty schema again), a short monitor window."""
+    return dict(starforge_app_dir=os.path.join(args.root, "examples", "starforge"),  # the job's copied inventory is elsewhere
+                production_monitor_seconds=4, production_monitor_interval=1, production_monitor_sustain=2,
+                production_monitor_traffic=dict(seconds=6, rps=10))
+
+
+def mysql_tables(args):
+    conn = pymysql.connect(host="127.0.0.1", port=53306, user="dbops", password=PASSWORD)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (args.db,))
+            return [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def postgres_tables(args, reset=False):
+    with psycopg.connect(host="127.0.0.1", port=55432, user="dbops", password=PASSWORD, dbname="starforge",
+                         autocommit=True) as conn:
+        if reset:
+            conn.execute("SET client_min_messages = warning")
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        return [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+
+
+# One entry per runbook: its playbook, inventory, survey, what the stack gives its jobs, its tables,
+# the survey's answers and which gates and steps the jobs check.
 RUNBOOKS = {
     "communities_schema_v1": dict(
         playbook="dbops.runbooks.communities_schema_v1",
         inventory="inventories/local",
-        engine="mysql",
-        port=53306,
+        stack_vars=academy_vars,
+        tables=mysql_tables,
         survey="playbooks/awx/surveys/communities_schema_v1.json",
         template_vars="playbooks/awx/surveys/communities_schema_v1.extra_vars.yml",
         # What an operator answers in the survey: the change request, one confirmation (1.5);
@@ -34,13 +79,31 @@ RUNBOOKS = {
                      runbook_confirm_acknowledged="yes"),
         answered_gate="1.5",
         unanswered_gate="7.8",
+        change_request_gate="2.2",
         resume_step="post-migration-verification",
         steps=7,
     ),
+    "production_migration": dict(
+        playbook="dbops.runbooks.production_migration",
+        inventory="inventories/local",
+        stack_vars=starforge_vars,
+        tables=postgres_tables,
+        survey="playbooks/awx/surveys/production_migration.json",
+        template_vars="playbooks/awx/surveys/production_migration.extra_vars.yml",
+        # The change request with its approvals and two reviews; the staging rehearsal (1.3) is left
+        # unanswered: recorded as open, never prompted for.
+        answers=dict(change_request_id="SF-CR-2041",
+                     change_request_approvals=["Database Team", "Site Reliability Engineering"],
+                     change_request_reviews="dba-on-call@starforge.example, backend-lead@starforge.example"),
+        answered_gate=None,
+        unanswered_gate="1.3",
+        change_request_gate="1.1",
+        resume_step="preflight",
+        steps=9,
+    ),
 }
-PASSWORD = "dbops-local-stack"
 # Secrets that must never reach the job's artifacts: the DB password, the API and ops tokens.
-SECRETS = (PASSWORD, "academy-local-api-token", "academy-local-ops-token")
+SECRETS = (PASSWORD, "academy-local-api-token", "academy-local-ops-token", "starforge-local-ops-token")
 # No job may run longer than this: a job waiting on a prompt is killed here and fails the test.
 JOB_TIMEOUT = 150
 
@@ -54,15 +117,9 @@ def check(condition, message):
         raise JobFailed(message)
 
 
-def tables(spec, db):
-    """The database's tables, the migration tool's history table left out."""
-    conn = pymysql.connect(host="127.0.0.1", port=spec["port"], user="dbops", password=PASSWORD)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (db,))
-            return sorted(row[0] for row in cur.fetchall() if not row[0].startswith("dbops_schema_history"))
-    finally:
-        conn.close()
+def tables(args, spec):
+    """The runbook's tables, the migration tool's history tables left out."""
+    return sorted(name for name in spec["tables"](args) if not name.startswith("dbops_schema_history"))
 
 
 class Job:
@@ -81,13 +138,9 @@ class Job:
         # The survey's defaults, then the operator's answers, as AWX merges them.
         extravars.update((q["variable"], q["default"]) for q in survey["spec"] if q.get("default") not in ("", None))
         extravars.update(self.spec["answers"])
-        # What the inventory and the credentials give the job on this stack (own database and demo app).
+        # What the inventory and the credentials give the job on this stack.
+        extravars.update(self.spec["stack_vars"](args))
         extravars.update(
-            db_connection=dict(engine=self.spec["engine"], login_host="127.0.0.1", login_port=self.spec["port"],
-                               login_user="dbops", login_password=PASSWORD, login_db=args.db, connect_timeout=3),
-            academy_api=dict(url=args.app_url, token="academy-local-api-token"),
-            academy_ops_api=args.app_url + "/api/v1/ops",
-            laravel_app=dict(base_path=args.app_base, down=dict(retry=60, except_paths=["api/v1/communities/categories"])),
             runbook_backup=dict(method="logical", backup_dir=os.path.join(args.work, "backups"), keep=2),
             # The local inventory turns prompting off; AWX users keep the role's default (prompt).
             runbook_gate_prompt=True,
@@ -164,24 +217,29 @@ class Job:
 
 def run_jobs(args, key):
     spec = RUNBOOKS[key]
+    if spec["tables"] is postgres_tables:
+        postgres_tables(args, reset=True)
 
     # The Check job type: --check on env/cmdline; a rehearsal on an empty database writes nothing.
     check_job = Job(args, key, "%s-check" % key, job_type="check").launch().expect()
     check(check_job.report["mode"] == "check", "check job: report mode %s" % check_job.report["mode"])
-    check(tables(spec, args.db) == [], "check job created tables: %s" % tables(spec, args.db))
+    check(tables(args, spec) == [], "check job created tables: %s" % tables(args, spec))
     check(check_job.gate(spec["unanswered_gate"])["status"] == "open", "check job: gate %s not open" % spec["unanswered_gate"])
 
     # The Run job type, under AWX (awx_job_id set) with a terminal: the confirmation the survey left
-    # unanswered is recorded as open and never prompted for; the answered one passes.
+    # unanswered is recorded as open and never prompted for; an answered one passes.
     run_job = Job(args, key, "%s-run" % key).launch().expect()
     report = run_job.report
     check(report["mode"] == "run" and report["outcome"] == "ok", "run job: %s %s" % (report["mode"], report["outcome"]))
     check([s["status"] for s in report["steps"]] == ["ok"] * spec["steps"], "run job: steps %s" % [(s["key"], s["status"]) for s in report["steps"]])
-    check(tables(spec, args.db) != [], "run job created no tables")
-    answered, unanswered = run_job.gate(spec["answered_gate"]), run_job.gate(spec["unanswered_gate"])
-    check(answered["status"] == "passed", "run job: answered gate %s" % answered)
+    check(tables(args, spec) != [], "run job created no tables")
+    if spec["answered_gate"]:
+        answered = run_job.gate(spec["answered_gate"])
+        check(answered["status"] == "passed", "run job: answered gate %s" % answered)
+    unanswered = run_job.gate(spec["unanswered_gate"])
     check(unanswered["status"] == "open" and "not asked (AWX)" in unanswered["detail"], "run job: unanswered gate %s" % unanswered)
-    check(run_job.gate("2.2", "change_request")["status"] == "passed", "run job: change request gate %s" % run_job.gate("2.2", "change_request"))
+    change_request = run_job.gate(spec["change_request_gate"], "change_request")
+    check(change_request["status"] == "passed", "run job: change request gate %s" % change_request)
 
     # Resuming at a step: the job template's job tags (--tags), under AWX.
     resume_job = Job(args, key, "%s-resume" % key, tags=spec["resume_step"]).launch().expect()

@@ -2,7 +2,8 @@
 # The runbooks launched the way AWX launches a job: ansible-runner with a private data directory
 # per job, no terminal (or the one runner's pexpect mode gives), the Run and the Check job types,
 # a resume at a step with job tags; judged from the runner's artifacts and the run report
-# (awx_jobs.py). Own database and demo app, so it runs beside the other targets.
+# (awx_jobs.py). communities_schema_v1 gets its own database and demo app; production_migration uses the
+# stack's StarForge app and database (scraped by Prometheus, which its gates read), from an empty schema.
 set -euo pipefail
 
 ROOT=$(ansible-galaxy collection list dbops.runbooks --format json 2>/dev/null \

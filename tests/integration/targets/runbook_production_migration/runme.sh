@@ -5,7 +5,8 @@
 # each failure in turn - a failing migration (S1), a failing verification and a failing smoke ETL (S2),
 # an error rate pushed over the threshold during the monitor window (S2, automatic), an integrity
 # failure (S3, restore) - ends with schema, data and history exactly as before, the app serving 200 and
-# the deployments as they were; bad inputs fail with one line before any change.
+# the deployments as they were; bad inputs fail with one line before any change; a zero-downtime release
+# (an expand migration and its backfill) runs with the API answering 200 throughout.
 set -euo pipefail
 
 PLAYBOOK=dbops.runbooks.production_migration
@@ -188,3 +189,26 @@ echo "== the release on the baseline completes"
 runbook >"$WORK/final.log" 2>&1 || { grep -E '"msg": ".*failed at' "$WORK/final.log" | tail -n 2; fail "the release failed"; }
 [ "$(psql_sf -c "SELECT to_regclass('public.notifications') IS NOT NULL")" = t ] || fail "the release did not apply"
 deployments | diff -u "$WORK/deployments.start" - || fail "deployments not back after the release"
+
+echo "== zero-downtime: an expand migration and its batched backfill, no maintenance, /health 200 throughout"
+app_copy
+ZD=1764720000011_add_users_username_lower
+add_migration $ZD "ALTER TABLE users ADD COLUMN username_lower text;" "ALTER TABLE users DROP COLUMN username_lower;" false
+cat >>"$WORK/app/migration-metadata/$ZD.yml" <<'YML'
+  backfill:
+    table: users
+    set: {username_lower: lower(username)}
+    where: username_lower IS NULL
+    batch_size: 2
+YML
+python "$ROOT/roles/downtime_probe/files/downtime_poller.py" --url "$API/health" --interval 0.1 >"$WORK/zd.downtime" 2>&1 &
+poller=$!
+runbook -e "starforge_app_dir=$WORK/app" >"$WORK/zd.log" 2>&1 || { kill $poller; grep -E '"msg": ".*failed at' "$WORK/zd.log" | tail -n 2; fail "the zero-downtime release failed"; }
+kill -TERM $poller; wait $poller || true
+grep -q "zero-downtime path" "$WORK/zd.log" || fail "zero-downtime: step 4 stopped the traffic"
+grep -q "total 0.000 s of 503; 0 error(s)" "$WORK/zd.downtime" || { cat "$WORK/zd.downtime"; fail "zero-downtime: /health was not 200 throughout"; }
+[ "$(psql_sf -c 'SELECT count(*) FROM users WHERE username_lower IS DISTINCT FROM lower(username)')" = 0 ] || fail "zero-downtime: backfill incomplete"
+runbook -e "starforge_app_dir=$WORK/app" >"$WORK/zd2.log" 2>&1 || fail "zero-downtime: the re-run failed"
+grep -Eq 'starforge-db +: ok=[0-9]+ +changed=0 ' "$WORK/zd2.log" || fail "zero-downtime: the re-run reported changes"
+echo "zero-downtime: $(tail -n 1 "$WORK/zd.downtime"); users backfilled in batches of 2; re-run changed=0"
+deployments | diff -u "$WORK/deployments.start" - || fail "deployments not as at the start"

@@ -49,7 +49,7 @@ def test_a_clean_plan_sums_its_estimates_and_risk():
     assert result["requires_downtime"] and not result["zero_downtime"]
     assert result["migrations"][1] == dict(version="0002", name="troops", stem="0002_troops", risk_level="high",
                                            estimated_seconds=120, requires_downtime=True, rollback_available=True,
-                                           reversible=True, reviewers=2, dependencies=["0001_users"])
+                                           reversible=True, reviewers=2, backfill=None, dependencies=["0001_users"])
     assert result["lines"][-1] == ("2 pending: ~2m 30s expected, max risk high, downtime for 0002_troops,"
                                    " irreversible: none; 0 problem(s)")
     assert result["lines"][0] == "0001_users: low risk, ~30s, online, reversible, 2 reviewer(s)"
@@ -110,6 +110,23 @@ def test_reviewers_are_counted_distinct():
 def test_field_values_are_checked(key, value, message):
     errors = errors_of(metadata(**{"0001_users": {key: value}}))
     assert len(errors) == 1 and errors[0].startswith("migration-metadata/0001_users.yml: " + message)
+
+
+@pytest.mark.parametrize("backfill, message", [
+    ("lower(email)", "backfill: 'lower(email)' is not a mapping of db_backfill options"),
+    ({"table": "users", "set": {"e": "lower(email)"}}, "backfill: missing where"),
+    ({"table": "users", "where": "e IS NULL"}, "backfill: missing set or statement"),
+    ({"table": "users", "where": "e IS NULL", "set": {"e": "1"}, "job": "x"}, "backfill: unknown option(s) job"),
+])
+def test_a_backfill_needs_db_backfills_options(backfill, message):
+    errors = errors_of(metadata(**{"0001_users": {"backfill": backfill}}))
+    assert len(errors) == 1 and errors[0].startswith("migration-metadata/0001_users.yml: " + message), errors
+
+
+def test_a_backfill_is_passed_on_to_step_5():
+    backfill = {"table": "users", "set": {"email_lower": "lower(email)"}, "where": "email_lower IS NULL"}
+    result = review(PLAN, metadata(**{"0001_users": {"backfill": backfill}}))
+    assert result["ok"] and [m["backfill"] for m in result["migrations"]] == [backfill, None]
 
 
 def test_rollback_available_needs_a_down_script():

@@ -220,9 +220,24 @@ prometheus_up() {
   say "prometheus up on http://127.0.0.1:$PROM_PORT (scraping the demo apps every 1s)"
 }
 
+# The stack's and the tests' ports lie in Linux's ephemeral range (32768-60999): an outgoing connection (a
+# Prometheus scrape, synthetic traffic) can take one as its source port and a test app then cannot bind it.
+# As root, keep them out of that range; elsewhere say once that a bind may fail.
+RESERVED_PORTS="$MYSQL_PORT,$MOTO_PORT,$PG_PORT,58080-58199,$PROM_PORT"
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
+  current=$(cat "$file" 2>/dev/null || true)
+  if [ "$(id -u)" = 0 ] && [ -w "$file" ]; then
+    echo "${current:+$current,}$RESERVED_PORTS" >"$file" 2>/dev/null || say "could not reserve ports $RESERVED_PORTS"
+  else
+    say "not root: ports $RESERVED_PORTS stay in the ephemeral range (a test app's bind can fail now and then)"
+  fi
+}
+
 cmd_up() {
   case "${1:-}" in ''|db) ;; *) die "usage: $0 up [db]" ;; esac
   ensure_packages
+  reserve_ports
   mkdir -p "$STACK_DIR/run" "$STACK_DIR/log" "$STACK_TMP"
   # The service accounts need to reach their sockets and write their temporary files.
   chmod 755 "$STACK_DIR" "$STACK_DIR/run"
